@@ -1,0 +1,39 @@
+# make demo / make test set up .venv on first use (Python 3.10-3.11), then run.
+PYTHON ?= $(shell command -v python3.11 || command -v python3.10 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+export MUJOCO_GL ?= osmesa
+export PYOPENGL_PLATFORM ?= osmesa
+
+.PHONY: setup system-deps test demo bench clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+# MuJoCo renders offscreen on the CPU through OSMesa.
+system-deps:
+	@if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null; \
+	  else \
+	    echo "missing system library: run 'sudo apt-get install libosmesa6' (MuJoCo offscreen rendering)"; exit 1; \
+	  fi; \
+	fi
+
+test: setup
+	$(PY) -m pytest -q
+
+demo: setup
+	$(VENV)/bin/embodied-rerender demo
+
+bench: setup
+	$(PY) benchmarks/read_agibot.py
+
+clean:
+	rm -rf $(VENV) demo_output .pytest_cache

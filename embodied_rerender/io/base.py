@@ -1,0 +1,51 @@
+"""What every reader offers: a list of episode references, the problems found while indexing, and
+`read(ref) -> Episode` that raises an `EpisodeError` for a bad episode without stopping the others."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterator, Protocol
+
+from ..episode import Episode
+from ..errors import EpisodeError
+
+# Ids become directory names: no separators, no "..", nothing a shell or a path join would reinterpret.
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def is_safe_id(value: object) -> bool:
+    """True when `value` can be used as one path component (no separator, no `..`, not empty)."""
+    text = str(value)
+    return bool(_SAFE_ID.match(text)) and ".." not in text
+
+
+@dataclass(frozen=True, order=True)
+class EpisodeRef:
+    """Where one episode lives: its group (AgiBot task id, or "" when a format has none) and its id."""
+
+    task_id: str
+    episode_id: str
+
+    @property
+    def label(self) -> str:
+        """How errors and reports name the episode, e.g. "327/648642"."""
+        return f"{self.task_id}/{self.episode_id}" if self.task_id else self.episode_id
+
+
+class Reader(Protocol):
+    name: str
+    problems: list[EpisodeError]
+
+    def refs(self) -> list[EpisodeRef]: ...
+
+    def read(self, ref: EpisodeRef) -> Episode: ...
+
+
+def iter_episodes(reader: Reader) -> Iterator[tuple[EpisodeRef, Episode | EpisodeError]]:
+    """Every indexed episode as (ref, Episode) or (ref, EpisodeError); one bad episode never ends the loop."""
+    for ref in reader.refs():
+        try:
+            yield ref, reader.read(ref)
+        except EpisodeError as err:
+            yield ref, err.with_episode(ref.label)
