@@ -17,7 +17,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 VERBS = {
     "sample": "write sample episodes in the AgiBot World raw layout",
     "inspect": "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
-    "convert": "reader to writer, no synthesis (not built yet)",
+    "convert": "reader to writer, no synthesis",
     "augment": "read, synthesize target views, write (not built yet)",
     "train": "train the learned generator (not built yet)",
     "stream": "real-time streaming synthesis (not built yet)",
@@ -63,6 +63,22 @@ def cmd_inspect(cfg: DictConfig) -> int:
     return 2 if bad else 0
 
 
+def cmd_convert(cfg: DictConfig) -> int:
+    from .io import get_reader, get_writer
+    from .pipeline.run import run_episodes
+
+    reader = get_reader(cfg.reader, cfg.input)
+    options = OmegaConf.to_container(cfg.get(cfg.writer) or {}, resolve=True)
+    if cfg.writer == "lerobot" and not options.get("repo_id"):
+        options["repo_id"] = f"embodied-rerender/{Path(cfg.output).name}"
+    writer = get_writer(cfg.writer, **options)
+    report = run_episodes(reader, writer, cfg.output, overwrite=cfg.overwrite, progress=cfg.progress, input_name=cfg.input)
+    print(f"convert: {report.summary_line()}")
+    for skip in report.skipped:
+        print(f"  skipped {skip['episode']}: {skip['reason']}" + (f" ({skip['file']})" if skip.get("file") else ""))
+    return 2 if report.skipped else 0
+
+
 def cmd_demo(cfg: DictConfig) -> int:
     from .sample import write_sample_dataset
 
@@ -83,7 +99,7 @@ def not_built(verb: str):
     return run
 
 
-COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "demo": cmd_demo}
+COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "demo": cmd_demo}
 
 
 def usage() -> str:

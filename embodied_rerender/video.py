@@ -17,6 +17,9 @@ import numpy as np
 
 from .errors import FormatError
 
+# SVT-AV1 prints its whole configuration to stderr on every encode unless told to report errors only.
+os.environ.setdefault("SVT_LOG", "1")
+
 # Encoders tried in order for each codec family; the first one this PyAV build has wins.
 _ENCODERS = {
     "av1": ("libsvtav1", "libaom-av1", "librav1e"),
@@ -61,6 +64,7 @@ class VideoReader:
         self._shape: tuple[int, int] | None = None
         self._fps: float | None = None
         self._codec: str | None = None
+        self._time_base: Fraction | None = None
 
     # -- index -------------------------------------------------------------------------------
     def _build_index(self) -> None:
@@ -75,6 +79,7 @@ class VideoReader:
                 rate = stream.average_rate or stream.guessed_rate
                 self._fps = float(rate) if rate else None
                 self._codec = stream.codec_context.name
+                self._time_base = stream.time_base
                 pts, keys = [], []
                 for packet in container.demux(stream):
                     stamp = packet.pts if packet.pts is not None else packet.dts
@@ -121,6 +126,17 @@ class VideoReader:
         if self._codec is None:
             self._build_index()
         return self._codec
+
+    def timestamps(self) -> np.ndarray:
+        """`(T,)` float64 presentation times in seconds, in frame order."""
+        if self._pts is None:
+            self._build_index()
+        return np.asarray(self._pts, dtype=np.float64) * float(self._time_base)
+
+    def is_constant_rate_from_zero(self, fps: float, tol_s: float = 1e-4) -> bool:
+        """True when frame i is shown at i / fps seconds (within `tol_s`), as LeRobot assumes."""
+        stamps = self.timestamps()
+        return bool(np.all(np.abs(stamps - np.arange(len(stamps)) / fps) <= tol_s))
 
     # -- decoding ----------------------------------------------------------------------------
     def _open(self):

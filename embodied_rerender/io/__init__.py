@@ -15,8 +15,12 @@ from .base import EpisodeRef, Reader, iter_episodes
 # name -> "module:Class"; formats not built yet are listed so their names are reserved and reported.
 READERS = {
     "agibot": "embodied_rerender.io.agibot:AgiBotReader",
+    "lerobot": "embodied_rerender.io.lerobot:LeRobotReader",
 }
-PLANNED_READERS = ("lerobot", "zarr", "robomimic")
+WRITERS = {
+    "lerobot": "embodied_rerender.io.lerobot:LeRobotWriter",
+}
+PLANNED_READERS = ("zarr", "robomimic")
 
 
 def detect_format(path: str | Path) -> str:
@@ -42,8 +46,19 @@ def get_reader(name: str | None, path: str | Path, **options) -> Reader:
         if name in PLANNED_READERS:
             raise DatasetError(f"the {name} reader is not built yet")
         raise DatasetError(f"unknown reader {name!r}; known: {', '.join(sorted(READERS))}")
-    module, cls = READERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(path, **options)
+    return _load(READERS[name])(path, **options)
 
 
-__all__ = ["EpisodeRef", "Reader", "iter_episodes", "detect_format", "get_reader", "READERS"]
+def get_writer(name: str, **options):
+    """A writer of format `name` with its options (see each writer's class docstring)."""
+    if name not in WRITERS:
+        raise DatasetError(f"unknown writer {name!r}; known: {', '.join(sorted(WRITERS))}")
+    return _load(WRITERS[name])(**options)
+
+
+def _load(spec: str):
+    module, cls = spec.split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+__all__ = ["EpisodeRef", "Reader", "iter_episodes", "detect_format", "get_reader", "get_writer", "READERS", "WRITERS"]

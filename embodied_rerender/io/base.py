@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Protocol
 
 from ..episode import Episode
@@ -49,3 +50,19 @@ def iter_episodes(reader: Reader) -> Iterator[tuple[EpisodeRef, Episode | Episod
             yield ref, reader.read(ref)
         except EpisodeError as err:
             yield ref, err.with_episode(ref.label)
+
+
+class Writer(Protocol):
+    """Writes episodes in one format, in two steps that make runs atomic, resumable and shardable.
+
+    `write_episode` puts one episode in a fresh directory of its own (the pipeline stages it under a
+    temporary name and renames it when complete, so a finished episode survives a killed run);
+    `merge` joins the finished episode directories, in the order given, into one dataset at `out`
+    (a temporary directory that the pipeline renames to the output path at the very end).
+    """
+
+    name: str
+
+    def write_episode(self, episode: Episode, out: Path) -> dict: ...
+
+    def merge(self, episode_dirs: list[Path], out: Path) -> None: ...

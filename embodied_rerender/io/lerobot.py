@@ -1,0 +1,415 @@
+"""LeRobot v3 datasets, written through lerobot's own API and read back camera by camera.
+
+Writing: one small LeRobot dataset per episode (`LeRobotDataset.create` + `save_episode` + `finalize`),
+joined at the end with lerobot's `aggregate_datasets`. Videos never go through lerobot's PNG round
+trip: a sink placed in lerobot's streaming-encoder slot hands `save_episode` one finished mp4 per
+camera, either the source file copied byte for byte (AgiBot AV1 streams stay as recorded) or our
+own encode of frames that have no fitting file (synthesized cameras). lerobot then does what it
+always does with that mp4: places it, concatenates, indexes timestamps, writes parquet, meta, stats.
+
+Feature mapping (flat vectors; the original shapes are kept in `meta/embodied_rerender.json`):
+  observation.images.<cam>                 video (H, W, 3)
+  observation.cameras.<cam>.extrinsics     float64 (16,) camera-to-world 4x4, row-major
+  observation.cameras.<cam>.intrinsics     float64 (9,)  K, row-major
+  observation.states.<group>.<field>       float64, every state array, flattened (AgiBot names)
+  actions.<group>.<field>                  float64, every action array, flattened
+  observation.state                        float32 concat of STATE_ORDER keys present (policy input)
+  action                                   float32 concat of ACTION_ORDER keys present
+  annotation.action_text, annotation.skill string per frame (AgiBot action_config)
+  observation.source_timestamp_ns          int64 source clock, when the source has one
+The task of every frame is the episode's task text (AgiBot task_name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment
+from ..errors import ConsistencyError, DatasetError, FormatError
+from .base import EpisodeRef
+
+# AgiBot's policy vectors, in the order of the OpenDriveLab converter (20-d state, 22-d action).
+STATE_ORDER = ("joint.position", "effector.position", "head.position", "waist.position")
+ACTION_ORDER = ("joint.position", "effector.position", "head.position", "waist.position", "robot.velocity")
+SIDECAR = "meta/embodied_rerender.json"
+COPYABLE_CODECS = ("av1", "libdav1d", "h264", "hevc")
+
+
+def _flat(array: np.ndarray) -> np.ndarray:
+    return array.reshape(array.shape[0], -1)
+
+
+def _names(episode: Episode, key: str, width: int) -> list[str]:
+    names = episode.names.get(key)
+    return list(names) if names and len(names) == width else [f"{key}_{i}" for i in range(width)]
+
+
+def _policy_vector(episode: Episode, arrays: dict, order: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """Keys used for the float32 policy vector and its column names."""
+    keys = [k for k in order if k in arrays] or sorted(arrays)
+    cols = [n for k in keys for n in _names(episode, k, _flat(arrays[k]).shape[1])]
+    return keys, cols
+
+
+def build_features(episode: Episode) -> dict:
+    """The lerobot `features` dict for `episode` (default columns are added by lerobot)."""
+    feats: dict[str, dict] = {}
+    for name, cam in episode.cameras.items():
+        h, w = cam.height, cam.width
+        feats[f"observation.images.{name}"] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+        if cam.trajectory is not None:
+            feats[f"observation.cameras.{name}.extrinsics"] = {"dtype": "float64", "shape": (16,), "names": None}
+            feats[f"observation.cameras.{name}.intrinsics"] = {"dtype": "float64", "shape": (9,), "names": None}
+    for prefix, arrays in (("observation.states", episode.state), ("actions", episode.action)):
+        for key, arr in arrays.items():
+            width = _flat(arr).shape[1]
+            feats[f"{prefix}.{key}"] = {"dtype": "float64", "shape": (width,), "names": _names(episode, key, width)}
+    for feature, arrays, order in (("observation.state", episode.state, STATE_ORDER), ("action", episode.action, ACTION_ORDER)):
+        if arrays:
+            _, cols = _policy_vector(episode, arrays, order)
+            feats[feature] = {"dtype": "float32", "shape": (len(cols),), "names": cols}
+    feats["annotation.action_text"] = {"dtype": "string", "shape": (1,), "names": None}
+    feats["annotation.skill"] = {"dtype": "string", "shape": (1,), "names": None}
+    if episode.timestamps is not None:
+        feats["observation.source_timestamp_ns"] = {"dtype": "int64", "shape": (1,), "names": None}
+    return feats
+
+
+def episode_buffer(episode: Episode, features: dict) -> dict:
+    """A lerobot episode buffer (what `add_frame` would have built) for `save_episode(episode_data=...)`."""
+    t = episode.num_frames
+    buf: dict = {"size": t, "task": [episode.task or "unspecified"] * t, "episode_index": 0, "index": [], "task_index": [],
+                 "frame_index": list(range(t)), "timestamp": [i / episode.fps for i in range(t)]}
+    for name, cam in episode.cameras.items():
+        buf[f"observation.images.{name}"] = [None] * t
+        if cam.trajectory is not None:
+            buf[f"observation.cameras.{name}.extrinsics"] = cam.trajectory.extrinsics.reshape(t, 16)
+            buf[f"observation.cameras.{name}.intrinsics"] = cam.trajectory.intrinsics_per_frame().reshape(t, 9)
+    for prefix, arrays in (("observation.states", episode.state), ("actions", episode.action)):
+        for key, arr in arrays.items():
+            buf[f"{prefix}.{key}"] = _flat(arr).astype(np.float64)
+    for feature, arrays, order in (("observation.state", episode.state, STATE_ORDER), ("action", episode.action, ACTION_ORDER)):
+        if arrays:
+            keys, _ = _policy_vector(episode, arrays, order)
+            buf[feature] = np.concatenate([_flat(arrays[k]) for k in keys], axis=1).astype(np.float32)
+    texts = episode.segment_text()
+    skills = [""] * t
+    for seg in episode.segments:
+        for i in range(max(seg.start, 0), min(seg.end, t)):
+            skills[i] = seg.skill
+    buf["annotation.action_text"], buf["annotation.skill"] = texts, skills
+    if episode.timestamps is not None:
+        buf["observation.source_timestamp_ns"] = episode.timestamps.astype(np.int64).reshape(t, 1)
+    missing = set(features) - set(buf)
+    if missing:
+        raise ConsistencyError(f"no data for features {sorted(missing)}", episode=episode.episode_id)
+    return buf
+
+
+# -- videos ------------------------------------------------------------------------------------
+def copyable_video(cam: CameraStream, fps: float) -> Path | None:
+    """The source mp4 of `cam` when it can go into a LeRobot dataset unchanged, else None.
+
+    It must be a single-stream file in a codec lerobot decodes, with exactly the episode's frames,
+    starting at pts 0 with a constant `fps` spacing (LeRobot finds frame t at t / fps seconds).
+    """
+    reader = getattr(cam.frames, "_reader", None)
+    if reader is None or reader.codec not in COPYABLE_CODECS:
+        return None
+    return reader.path if reader.is_constant_rate_from_zero(fps) else None
+
+
+def video_stats(frames: FrameSource, length: int) -> dict[str, np.ndarray]:
+    """Per-channel image stats on 0..255 from sampled, downscaled frames, as lerobot computes them."""
+    from lerobot.datasets.compute_stats import auto_downsample_height_width, get_feature_stats, sample_indices
+
+    images = frames.read(sample_indices(length)).transpose(0, 3, 1, 2)
+    images = np.stack([auto_downsample_height_width(im) for im in images])
+    return get_feature_stats(images, axis=(0, 2, 3), keepdims=False)
+
+
+class _FinishedVideoSink:
+    """Stands in lerobot's streaming-encoder slot and hands `save_episode` finished mp4s.
+
+    lerobot moves each file into the dataset and then removes the file's parent directory, so every
+    mp4 sits in a temporary directory of its own.
+    """
+
+    def __init__(self):
+        self.ready: dict[str, tuple[Path, dict]] = {}
+
+    def start_episode(self, video_keys, temp_dir) -> None:  # noqa: D401 - lerobot's interface
+        pass
+
+    def feed_frame(self, key, frame) -> None:
+        raise RuntimeError("frames are not streamed one by one here; videos arrive as finished files")
+
+    def finish_episode(self) -> dict:
+        ready, self.ready = self.ready, {}
+        return ready
+
+    def cancel_episode(self) -> None:
+        for path, _ in self.ready.values():
+            shutil.rmtree(path.parent, ignore_errors=True)
+        self.ready = {}
+
+    def close(self) -> None:
+        self.cancel_episode()
+
+
+class LeRobotWriter:
+    """`writer=lerobot`: LeRobot v3 through lerobot 0.4.x.
+
+    copy_videos: put fitting source mp4s in unchanged (stream copy); others are encoded with
+    `vcodec`/`crf`/`gop` (lerobot's own defaults: libsvtav1, crf 30, a keyframe every 2 frames).
+    """
+
+    name = "lerobot"
+
+    def __init__(self, repo_id: str = "embodied-rerender/dataset", robot_type: str | None = None,
+                 copy_videos: bool = True, vcodec: str = "av1", crf: int = 30, gop: int = 2):
+        self.repo_id = repo_id
+        self.robot_type = robot_type
+        self.copy_videos = copy_videos
+        self.vcodec, self.crf, self.gop = vcodec, crf, gop
+        self.features: dict | None = None
+        self.stats = {"copied": 0, "encoded": 0}
+
+    def adopt(self, episode_dir: Path) -> None:
+        """Take the schema of an already written episode (resume), so later episodes must match it."""
+        info = json.loads((Path(episode_dir) / "meta" / "info.json").read_text())
+        self.features = {k: v for k, v in info["features"].items() if k not in _DEFAULT_FEATURES}
+
+    def write_episode(self, episode: Episode, out: Path) -> dict:
+        """Write `episode` as a one-episode LeRobot dataset at `out` (which must not exist)."""
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+        features = build_features(episode)
+        self._check_schema(episode, features)
+        robot_type = self.robot_type or episode.metadata.get("robot_type") or (
+            "AgiBot_A2D" if episode.metadata.get("format") == "agibot" else None)
+        ds = LeRobotDataset.create(repo_id=self.repo_id, fps=int(round(episode.fps)), features=features,
+                                   root=out, robot_type=robot_type, use_videos=True)
+        ds._streaming_encoder = _FinishedVideoSink()  # see module docstring
+        try:
+            methods = {}
+            for name, cam in episode.cameras.items():
+                key = f"observation.images.{name}"
+                path, method = self._episode_video(cam, episode.fps, Path(tempfile.mkdtemp(dir=out)))
+                ds._streaming_encoder.ready[key] = (path, video_stats(cam.frames, len(cam)))
+                methods[name] = method
+            ds.save_episode(episode_data=episode_buffer(episode, features))
+        finally:
+            ds.finalize()
+        _write_sidecar(out, [_episode_record(episode, methods)], _provenance(episode))
+        return {"frames": episode.num_frames, "cameras": methods}
+
+    def _check_schema(self, episode: Episode, features: dict) -> None:
+        if self.features is None:
+            self.features = features
+            return
+        if _comparable(features) != _comparable(self.features):
+            diff = sorted(set(features) ^ set(self.features)) or sorted(
+                k for k in features if _comparable({k: features[k]}) != _comparable({k: self.features[k]}))
+            raise ConsistencyError(f"features differ from the first episode's ({', '.join(diff[:6])}); "
+                                   "a LeRobot dataset holds one schema", episode=episode.episode_id)
+
+    def _episode_video(self, cam: CameraStream, fps: float, tmp: Path) -> tuple[Path, str]:
+        from ..video import write_video
+
+        source = copyable_video(cam, fps) if self.copy_videos else None
+        target = tmp / f"{cam.name}.mp4"
+        if source is not None:
+            shutil.copyfile(source, target)
+            self.stats["copied"] += 1
+            return target, "copied"
+        n = len(cam)
+        batches = (cam[i : min(i + 32, n)] for i in range(0, n, 32))
+        write_video(target, (f for batch in batches for f in batch), fps=fps, codec=self.vcodec, crf=self.crf, gop=self.gop)
+        self.stats["encoded"] += 1
+        return target, "encoded"
+
+    def merge(self, episode_dirs: list[Path], out: Path) -> None:
+        """Join one-episode datasets, in order, with lerobot's aggregate (videos stream-concatenated)."""
+        from lerobot.datasets.aggregate import aggregate_datasets
+
+        if not episode_dirs:
+            raise DatasetError("no episodes to merge")
+        aggregate_datasets(repo_ids=[f"{self.repo_id}_{i}" for i in range(len(episode_dirs))],
+                           aggr_repo_id=self.repo_id, roots=[Path(d) for d in episode_dirs], aggr_root=Path(out))
+        records, provenance = [], {}
+        for i, d in enumerate(episode_dirs):
+            side = json.loads((Path(d) / SIDECAR).read_text())
+            records += [dict(r, episode_index=i) for r in side["episodes"]]
+            provenance.update(side["cameras"])
+        _write_sidecar(Path(out), records, provenance)
+
+
+_DEFAULT_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
+
+
+def _comparable(features: dict) -> dict:
+    """Features with shapes as tuples (lerobot's info.json has lists)."""
+    return {k: (v["dtype"], tuple(v["shape"]), v.get("names")) for k, v in features.items() if k not in _DEFAULT_FEATURES}
+
+
+def _episode_record(episode: Episode, videos: dict) -> dict:
+    return {
+        "episode_index": 0,
+        "source_episode": episode.episode_id,
+        "task_id": episode.task_id,
+        "task": episode.task,
+        "scene": episode.scene,
+        "segments": [[s.start, s.end, s.text, s.skill] for s in episode.segments],
+        "shapes": {f"observation.states.{k}": list(v.shape[1:]) for k, v in episode.state.items()}
+        | {f"actions.{k}": list(v.shape[1:]) for k, v in episode.action.items()},
+        "videos": videos,
+    }
+
+
+def _provenance(episode: Episode) -> dict:
+    return {name: cam.provenance for name, cam in episode.cameras.items() if cam.provenance}
+
+
+def _write_sidecar(root: Path, episodes: list[dict], cameras: dict) -> None:
+    path = Path(root) / SIDECAR
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps({"episodes": episodes, "cameras": cameras}, indent=1))
+    os.replace(tmp, path)
+
+
+# -- reading -----------------------------------------------------------------------------------
+class EpisodeVideoFrames:
+    """The frames of one episode inside a (possibly multi-episode) LeRobot mp4. `read` -> `(n, H, W, 3) uint8`."""
+
+    def __init__(self, path: Path, first: int, length: int):
+        from ..video import VideoReader
+
+        self.path, self.first, self.length = Path(path), first, length
+        self._reader = VideoReader(path)
+
+    def __len__(self) -> int:
+        return self.length
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._reader.shape
+
+    @property
+    def codec(self) -> str:
+        return self._reader.codec
+
+    def read(self, indices) -> np.ndarray:
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.length):
+            raise IndexError(f"frame index out of range [0, {self.length}) in {self.path}")
+        return self._reader.read(idx + self.first)
+
+
+class LeRobotReader:
+    """`reader=lerobot`: any LeRobot v3 dataset as Episodes.
+
+    Each camera of each episode is found through `meta/episodes` (its own chunk, file and
+    timestamp range), and decoded with PyAV, so neither torchcodec nor system FFmpeg is needed.
+    """
+
+    name = "lerobot"
+
+    def __init__(self, root: str | Path):
+        import pyarrow.parquet as pq
+
+        self.root = Path(root)
+        info_path = self.root / "meta" / "info.json"
+        if not info_path.is_file():
+            raise DatasetError(f"{self.root} is not a LeRobot dataset (no meta/info.json)")
+        self.info = json.loads(info_path.read_text())
+        if not str(self.info.get("codebase_version", "")).startswith("v3"):
+            raise DatasetError(f"{self.root}: LeRobot {self.info.get('codebase_version')} is not v3.0; convert it first")
+        self.fps = float(self.info["fps"])
+        files = sorted((self.root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
+        self.episodes = pq.ParquetDataset(files).read().to_pandas().sort_values("episode_index") if files else None
+        tasks_path = self.root / "meta" / "tasks.parquet"
+        self.tasks = pq.read_table(tasks_path).to_pandas() if tasks_path.is_file() else None
+        side = self.root / SIDECAR
+        self.sidecar = json.loads(side.read_text()) if side.is_file() else {"episodes": [], "cameras": {}}
+        self.problems = []
+
+    def refs(self) -> list[EpisodeRef]:
+        if self.episodes is None:
+            return []
+        return [EpisodeRef("", str(int(i))) for i in self.episodes["episode_index"]]
+
+    def read(self, ref: EpisodeRef) -> Episode:
+        index = int(ref.episode_id)
+        row = self.episodes[self.episodes["episode_index"] == index]
+        if row.empty:
+            raise FormatError("episode not in meta/episodes", episode=ref.label, path=self.root / "meta" / "episodes")
+        row = row.iloc[0]
+        data = self._frames_table(row, index)
+        length = int(row["length"])
+        if len(data) != length:
+            raise ConsistencyError(f"data has {len(data)} rows, meta/episodes says {length}", episode=ref.label,
+                                   path=self.root / self.info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"])))
+        record = next((r for r in self.sidecar["episodes"] if r["episode_index"] == index), {})
+        shapes = record.get("shapes", {})
+        cameras = {}
+        for key, ft in self.info["features"].items():
+            if ft["dtype"] != "video" or not key.startswith("observation.images."):
+                continue
+            name = key[len("observation.images."):]
+            cameras[name] = self._camera(name, key, ft, row, data, length)
+        state, action, names = {}, {}, {}
+        for key, ft in self.info["features"].items():
+            for prefix, target in (("observation.states.", state), ("actions.", action)):
+                if key.startswith(prefix):
+                    short = key[len(prefix):]
+                    arr = np.stack(data[key].to_numpy()).astype(np.float64)
+                    target[short] = arr.reshape((length, *shapes.get(key, arr.shape[1:])))
+                    if isinstance(ft.get("names"), list):
+                        names[short] = list(ft["names"])
+        if not state and "observation.state" in data:
+            state["state"] = np.stack(data["observation.state"].to_numpy()).astype(np.float64)
+        if not action and "action" in data:
+            action["action"] = np.stack(data["action"].to_numpy()).astype(np.float64)
+        task = record.get("task") or self._task_text(int(data["task_index"].iloc[0]) if "task_index" in data else None)
+        segments = [Segment(*s) for s in record.get("segments", [])]
+        timestamps = (np.stack(data["observation.source_timestamp_ns"].to_numpy()).reshape(-1).astype(np.int64)
+                      if "observation.source_timestamp_ns" in data else None)
+        return Episode(episode_id=record.get("source_episode", ref.episode_id), task_id=record.get("task_id"), fps=self.fps,
+                       cameras=cameras, state=state, action=action, names=names, timestamps=timestamps, task=task,
+                       scene=record.get("scene", ""), segments=segments,
+                       metadata={"format": "lerobot", "episode_index": index, "robot_type": self.info.get("robot_type")},
+                       source=str(self.root))
+
+    def _frames_table(self, row, index: int):
+        import pyarrow.parquet as pq
+
+        path = self.root / self.info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"]))
+        table = pq.read_table(path, filters=[("episode_index", "=", index)])
+        return table.to_pandas().sort_values("frame_index").reset_index(drop=True)
+
+    def _camera(self, name, key, ft, row, data, length) -> CameraStream:
+        path = self.root / self.info["video_path"].format(video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]),
+                                                          file_index=int(row[f"videos/{key}/file_index"]))
+        first = int(round(float(row[f"videos/{key}/from_timestamp"]) * self.fps))
+        frames = EpisodeVideoFrames(path, first, length)
+        trajectory = None
+        e_key, k_key = f"observation.cameras.{name}.extrinsics", f"observation.cameras.{name}.intrinsics"
+        if e_key in data and k_key in data:
+            ext = np.stack(data[e_key].to_numpy()).reshape(length, 4, 4).astype(np.float64)
+            k = np.stack(data[k_key].to_numpy()).reshape(length, 3, 3).astype(np.float64)
+            k = k[0] if np.all(k == k[0]) else k
+            trajectory = CameraTrajectory(ext, k, int(ft["shape"][0]), int(ft["shape"][1]))
+        return CameraStream(name, frames, trajectory, provenance=self.sidecar["cameras"].get(name, {}), source_path=str(path))
+
+    def _task_text(self, task_index: int | None) -> str:
+        if self.tasks is None or task_index is None:
+            return ""
+        match = self.tasks[self.tasks["task_index"] == task_index]
+        return str(match.index[0]) if len(match) else ""

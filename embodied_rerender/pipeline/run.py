@@ -1,0 +1,171 @@
+"""Runs over many episodes: read -> (transform) -> write, atomic and resumable, with a report.
+
+Staging layout beside the output (never where a reader of the output would look):
+
+    <parent>/.<name>.staging/
+        episodes/<label>/          one finished episode each (the writer's own format)
+        episodes/.tmp-<label>-<pid>/  an episode being written; discarded if the run dies
+        manifest.jsonl             one line per finished episode: the resume record
+        merged/                    the joined dataset while it is being built
+
+A killed run leaves only the staging directory; a rerun skips every episode in the manifest, writes
+the rest, merges, writes report.json and renames `merged/` to the output path in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ..episode import Episode
+from ..errors import DatasetError, EpisodeError
+from ..io.base import EpisodeRef, Reader, Writer
+
+
+@dataclass
+class RunReport:
+    """What a run did with every episode; `as_dict()` is report.json."""
+
+    input: str
+    output: str
+    reader: str
+    writer: str
+    episodes: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def skipped(self) -> list[dict]:
+        return [e for e in self.episodes if e["status"] == "skipped"]
+
+    @property
+    def written(self) -> list[dict]:
+        return [e for e in self.episodes if e["status"] == "written"]
+
+    def as_dict(self) -> dict:
+        return {"input": self.input, "output": self.output, "reader": self.reader, "writer": self.writer,
+                "summary": {"episodes": len(self.episodes), "written": len(self.written), "skipped": len(self.skipped),
+                            "frames": sum(e.get("frames", 0) for e in self.written), "seconds": round(self.seconds, 2)},
+                "episodes": self.episodes}
+
+    def summary_line(self) -> str:
+        d = self.as_dict()["summary"]
+        return (f"{d['written']} episodes written ({d['frames']} frames), {d['skipped']} skipped, "
+                f"{d['seconds']:.1f} s -> {self.output}")
+
+
+def staging_dir(output: Path) -> Path:
+    return output.parent / f".{output.name}.staging"
+
+
+def _dir_name(ref: EpisodeRef) -> str:
+    return ref.label.replace("/", "__")
+
+
+def _read_manifest(path: Path) -> dict[str, dict]:
+    done = {}
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut by a kill: that episode is simply written again
+            done[entry["episode"]] = entry
+    return done
+
+
+def _append_manifest(path: Path, entry: dict) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def run_episodes(
+    reader: Reader,
+    writer: Writer,
+    output: str | Path,
+    transform: Callable[[Episode], tuple[Episode, dict]] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    input_name: str = "",
+) -> RunReport:
+    """Read every episode, apply `transform` (returns the episode and extra report fields), write, merge.
+
+    One bad episode is reported and skipped; the run goes on. The output appears only when complete.
+    """
+    from tqdm import tqdm
+
+    output = Path(output)
+    if output.exists() and not overwrite:
+        raise DatasetError(f"output {output} already exists; pass overwrite=true to replace it")
+    stage = staging_dir(output)
+    (stage / "episodes").mkdir(parents=True, exist_ok=True)
+    manifest_path = stage / "manifest.jsonl"
+    done = _read_manifest(manifest_path)
+    report = RunReport(str(input_name), str(output), reader.name, writer.name)
+    start = time.perf_counter()
+
+    refs = reader.refs()
+    finished_dirs = [stage / "episodes" / _dir_name(r) for r in refs if r.label in done]
+    if finished_dirs and hasattr(writer, "adopt"):
+        writer.adopt(finished_dirs[0])
+    for ref in tqdm(refs, desc=f"{writer.name}", unit="episode", disable=not progress):
+        if ref.label in done and (stage / "episodes" / _dir_name(ref)).is_dir():
+            report.episodes.append(done[ref.label])
+            continue
+        report.episodes.append(_write_one(reader, writer, ref, stage, manifest_path, transform))
+    report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
+                        for p in reader.problems]
+
+    written = [stage / "episodes" / _dir_name(r) for r in refs
+               if any(e["episode"] == r.label and e["status"] == "written" for e in report.episodes)]
+    merged = stage / "merged"
+    shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
+    if written:
+        writer.merge(written, merged)
+    else:
+        merged.mkdir()
+    report.seconds = time.perf_counter() - start
+    (merged / "report.json").write_text(json.dumps(report.as_dict(), indent=1))
+    _publish(merged, output)
+    shutil.rmtree(stage, ignore_errors=True)
+    return report
+
+
+def _write_one(reader, writer, ref, stage, manifest_path, transform) -> dict:
+    tmp = stage / "episodes" / f".tmp-{_dir_name(ref)}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        episode = reader.read(ref)
+        extra = {}
+        if transform is not None:
+            episode, extra = transform(episode)
+        info = writer.write_episode(episode, tmp)
+    except EpisodeError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        err = err.with_episode(ref.label)
+        return {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": err.path}
+    except Exception as err:  # noqa: BLE001 - one bad episode never ends a run
+        shutil.rmtree(tmp, ignore_errors=True)
+        return {"episode": ref.label, "status": "skipped", "reason": f"{type(err).__name__}: {err}", "file": None}
+    os.replace(tmp, stage / "episodes" / _dir_name(ref))
+    entry = {"episode": ref.label, "status": "written", "frames": int(info.get("frames", 0)), **extra,
+             **{k: v for k, v in info.items() if k != "frames"}}
+    _append_manifest(manifest_path, entry)
+    return entry
+
+
+def _publish(merged: Path, output: Path) -> None:
+    """Put `merged` at `output` by rename; an existing output is moved aside first and removed after."""
+    old = None
+    if output.exists():
+        old = output.parent / f".{output.name}.old-{os.getpid()}"
+        os.replace(output, old)
+    os.replace(merged, output)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
