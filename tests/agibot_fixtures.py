@@ -90,6 +90,8 @@ def make_episode(
         "action/effector/position": rng.uniform(0, 1, size=(n, eff)),
         "action/head/position": rng.normal(size=(n, 2)),
         "action/head/index": np.arange(n),
+        "action/waist/position": rng.normal(size=(n, 2)),
+        "action/waist/index": np.arange(n),
         "action/robot/velocity": rng.normal(size=(n, 2)),
         "action/robot/index": np.arange(n),
     }
