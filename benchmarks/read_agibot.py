@@ -1,0 +1,94 @@
+"""Frames/s reading one AgiBot episode's cameras: sequential and random access through the reader,
+against a plain PyAV decode of the same files in the same run.
+
+    python benchmarks/read_agibot.py [--input AGIBOT_ROOT] [--frames 150] [--random 60]
+
+Without --input it writes one sample episode (640x480, AV1) to a temporary directory first.
+Prints one JSON object per figure; `ratio` is reader / baseline (>1 means the reader is faster).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def plain_pyav_sequential(path: Path) -> int:
+    """Baseline: decode every frame to RGB with PyAV, nothing else."""
+    import av
+
+    n = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            frame.to_ndarray(format="rgb24")
+            n += 1
+    return n
+
+
+def plain_pyav_random(path: Path, indices: list[int], fps: float) -> int:
+    """Baseline: the usual per-frame random access, a fresh seek to t = i / fps and decode up to it."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for i in indices:
+            target = int(round(i / fps / stream.time_base))
+            container.seek(target, stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if frame.pts >= target:
+                    frame.to_ndarray(format="rgb24")
+                    break
+    return len(indices)
+
+
+def timed(fn) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    from embodied_rerender.io.agibot import AgiBotReader
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--input", type=Path)
+    parser.add_argument("--frames", type=int, default=150)
+    parser.add_argument("--random", type=int, default=60, help="random frames per camera")
+    args = parser.parse_args()
+    root = args.input
+    if root is None:
+        from embodied_rerender.sample import write_sample_dataset
+
+        root = Path(tempfile.mkdtemp()) / "agibot"
+        write_sample_dataset(root, episodes=1, frames=args.frames, seed=0, progress=False)
+    reader = AgiBotReader(root)
+    ref = reader.refs()[0]
+    episode = reader.read(ref)
+    rng = np.random.default_rng(0)
+    for name in sorted(episode.cameras):
+        path = Path(episode.cameras[name].source_path)
+        n = len(episode.cameras[name])
+        idx = rng.integers(0, n, size=args.random).tolist()
+        size = f"{episode.cameras[name].width}x{episode.cameras[name].height}"
+        base_seq, _ = timed(lambda: plain_pyav_sequential(path))
+        fresh = AgiBotReader(root).read(ref).cameras[name]  # a new camera: its packet index is built in the timing
+        ours_seq, _ = timed(lambda: fresh[:])
+        base_rand, _ = timed(lambda: plain_pyav_random(path, idx, episode.fps))
+        fresh = AgiBotReader(root).read(ref).cameras[name]
+        ours_rand, _ = timed(lambda: [fresh[i] for i in idx])
+        codec = getattr(episode.cameras[name].frames, "codec", "?")
+        for mode, ours, base, count in (("sequential", ours_seq, base_seq, n), ("random", ours_rand, base_rand, len(idx))):
+            print(json.dumps({"figure": f"read_agibot.{mode}", "camera": name, "size": size, "codec": codec,
+                              "frames": count, "reader_fps": round(count / ours, 1),
+                              "plain_pyav_fps": round(count / base, 1), "ratio": round(base / ours, 3)}))
+
+
+if __name__ == "__main__":
+    main()
