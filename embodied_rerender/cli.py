@@ -50,11 +50,12 @@ def cmd_sample(cfg: DictConfig) -> int:
 
 
 def cmd_inspect(cfg: DictConfig) -> int:
-    from .io import get_reader
+    from .io import detect_format, get_reader
     from .pipeline.inspect import format_table, inspect_dataset
 
-    options = {"require_camera_params": cfg.require_camera_params} if (cfg.reader or "agibot") == "agibot" else {}
-    reader = get_reader(cfg.reader, cfg.input, **options)
+    name = cfg.reader or detect_format(cfg.input)
+    options = {"require_camera_params": cfg.require_camera_params} if name == "agibot" else {}
+    reader = get_reader(name, cfg.input, **options)
     rows = inspect_dataset(reader)
     print(json.dumps(rows, indent=1) if cfg.format == "json" else format_table(rows))
     good = sum(r["status"] == "ok" for r in rows)

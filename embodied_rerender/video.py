@@ -78,7 +78,8 @@ class VideoReader:
                 self._shape = (stream.codec_context.height, stream.codec_context.width)
                 rate = stream.average_rate or stream.guessed_rate
                 self._fps = float(rate) if rate else None
-                self._codec = stream.codec_context.name
+                codec = stream.codec_context.codec
+                self._codec = getattr(codec, "canonical_name", None) or codec.name  # "av1", not the decoder "libdav1d"
                 self._time_base = stream.time_base
                 pts, keys = [], []
                 for packet in container.demux(stream):

@@ -38,7 +38,7 @@ from .base import EpisodeRef
 STATE_ORDER = ("joint.position", "effector.position", "head.position", "waist.position")
 ACTION_ORDER = ("joint.position", "effector.position", "head.position", "waist.position", "robot.velocity")
 SIDECAR = "meta/embodied_rerender.json"
-COPYABLE_CODECS = ("av1", "libdav1d", "h264", "hevc")
+COPYABLE_CODECS = ("av1", "h264", "hevc")
 
 
 def _flat(array: np.ndarray) -> np.ndarray:
