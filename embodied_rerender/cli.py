@@ -65,18 +65,13 @@ def cmd_inspect(cfg: DictConfig) -> int:
 
 
 def cmd_convert(cfg: DictConfig) -> int:
-    from .io import get_reader, get_writer
-    from .pipeline.run import run_episodes
+    from .pipeline.run import convert
 
-    reader = get_reader(cfg.reader, cfg.input)
     options = OmegaConf.to_container(cfg.get(cfg.writer) or {}, resolve=True)
-    if cfg.writer == "lerobot" and not options.get("repo_id"):
-        options["repo_id"] = f"embodied-rerender/{Path(cfg.output).name}"
-    writer = get_writer(cfg.writer, **options)
-    report = run_episodes(reader, writer, cfg.output, overwrite=cfg.overwrite, progress=cfg.progress, input_name=cfg.input)
+    report = convert(cfg.input, cfg.output, cfg.writer, cfg.reader, options, cfg.overwrite, cfg.progress)
     print(f"convert: {report.summary_line()}")
-    for skip in report.skipped:
-        print(f"  skipped {skip['episode']}: {skip['reason']}" + (f" ({skip['file']})" if skip.get("file") else ""))
+    for line in report.skip_lines():
+        print(line)
     return 2 if report.skipped else 0
 
 

@@ -91,3 +91,14 @@ def test_existing_output_is_kept_unless_overwrite(source, tmp_path):
     run_episodes(AgiBotReader(source), LeRobotWriter(repo_id="t/o"), out, overwrite=True, progress=False)
     assert not (out / "keep.txt").exists() and len(LeRobotReader(out).refs()) == 3
     assert np.isfinite(json.loads((out / "report.json").read_text())["summary"]["seconds"])
+
+
+@pytest.mark.parametrize("script", ["agibot_to_lerobot", "agibot_to_zarr", "lerobot_to_zarr", "zarr_to_lerobot", "lerobot_to_shards"])
+def test_conversion_scripts_have_help(script):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "conversions" / f"{script}.py"
+    out = subprocess.run([sys.executable, str(path), "--help"], capture_output=True, text=True, check=True).stdout
+    assert "usage:" in out and "output" in out

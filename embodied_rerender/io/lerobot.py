@@ -188,8 +188,10 @@ class LeRobotWriter:
 
     def write_episode(self, episode: Episode, out: Path) -> dict:
         """Write `episode` as a one-episode LeRobot dataset at `out` (which must not exist)."""
+        import datasets
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
+        datasets.disable_progress_bars()  # one "Map" bar per episode drowns the run's own progress bar
         features = build_features(episode)
         self._check_schema(episode, features)
         robot_type = self.robot_type or episode.metadata.get("robot_type") or (

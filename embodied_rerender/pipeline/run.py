@@ -52,6 +52,10 @@ class RunReport:
                             "frames": sum(e.get("frames", 0) for e in self.written), "seconds": round(self.seconds, 2)},
                 "episodes": self.episodes}
 
+    def skip_lines(self) -> list[str]:
+        """One line per skipped episode: label, reason, file."""
+        return [f"  skipped {e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "") for e in self.skipped]
+
     def summary_line(self) -> str:
         d = self.as_dict()["summary"]
         return (f"{d['written']} episodes written ({d['frames']} frames), {d['skipped']} skipped, "
@@ -169,3 +173,15 @@ def _publish(merged: Path, output: Path) -> None:
     os.replace(merged, output)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def convert(input: str | Path, output: str | Path, writer: str, reader: str | None = None,
+            writer_options: dict | None = None, overwrite: bool = False, progress: bool = True) -> RunReport:
+    """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`."""
+    from ..io import get_reader, get_writer
+
+    options = dict(writer_options or {})
+    if writer == "lerobot" and not options.get("repo_id"):
+        options["repo_id"] = f"embodied-rerender/{Path(output).name}"
+    return run_episodes(get_reader(reader, input), get_writer(writer, **options), output,
+                        overwrite=overwrite, progress=progress, input_name=str(input))
