@@ -16,11 +16,16 @@ from .base import EpisodeRef, Reader, iter_episodes
 READERS = {
     "agibot": "embodied_rerender.io.agibot:AgiBotReader",
     "lerobot": "embodied_rerender.io.lerobot:LeRobotReader",
+    "zarr": "embodied_rerender.io.zarr_io:ZarrReader",
+    "robomimic": "embodied_rerender.io.robomimic:RobomimicReader",
 }
 WRITERS = {
     "lerobot": "embodied_rerender.io.lerobot:LeRobotWriter",
+    "zarr": "embodied_rerender.io.zarr_io:ZarrWriter",
+    "robomimic": "embodied_rerender.io.robomimic:RobomimicWriter",
+    "shards": "embodied_rerender.io.shards:ShardWriter",
 }
-PLANNED_READERS = ("zarr", "robomimic")
+PLANNED_READERS: tuple[str, ...] = ()
 
 
 def detect_format(path: str | Path) -> str:
@@ -28,7 +33,7 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise DatasetError(f"input {path} does not exist")
-    if path.is_file() and path.suffix in (".hdf5", ".h5"):
+    if (path.is_file() and path.suffix in (".hdf5", ".h5")) or (path / "data.hdf5").is_file():
         return "robomimic"
     if (path / "meta" / "info.json").is_file():
         return "lerobot"

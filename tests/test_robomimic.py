@@ -1,0 +1,117 @@
+"""RobomimicWriter / RobomimicReader: one HDF5 file of demos in the robomimic layout."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from writer_fixtures import LENGTHS, assert_same_annotations, assert_same_cameras, assert_same_lowdim, two_episodes
+
+h5py = pytest.importorskip("h5py")
+
+from embodied_rerender.errors import FormatError  # noqa: E402
+from embodied_rerender.io import get_reader, get_writer  # noqa: E402
+from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
+from embodied_rerender.io.robomimic import RobomimicReader, RobomimicWriter, sorted_demos, split_demos  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def episodes(tmp_path_factory):
+    return two_episodes(tmp_path_factory.mktemp("agibot"))
+
+
+def write_merged(episodes, root, **options):
+    writer = RobomimicWriter(**options)
+    dirs = []
+    for i, ep in enumerate(episodes):
+        writer.write_episode(ep, root / f"ep{i}")
+        dirs.append(root / f"ep{i}")
+    writer.merge(dirs, root / "out")
+    return root / "out"
+
+
+def test_plain_h5py_layout(episodes, tmp_path):
+    out = write_merged(episodes, tmp_path, valid_fraction=0.5)
+    with h5py.File(out / "data.hdf5", "r") as f:
+        data = f["data"]
+        assert sorted_demos(f) == ["demo_0", "demo_1"]
+        assert int(data.attrs["total"]) == sum(LENGTHS)
+        env = json.loads(data.attrs["env_args"])
+        assert env["env_name"] == "Pick up the cup" and set(env["env_kwargs"]["cameras"]) == {"head", "hand_left", "hand_right"}
+        assert env["env_kwargs"]["cameras"]["head"]["intrinsics"] == episodes[0].cameras["head"].trajectory.intrinsics.tolist()
+        for i, (ep, n) in enumerate(zip(episodes, LENGTHS)):
+            demo = data[f"demo_{i}"]
+            assert int(demo.attrs["num_samples"]) == n
+            image = demo["obs/head_image"]
+            assert image.shape == (n, 24, 32, 3) and image.dtype == np.uint8
+            assert image.chunks == (1, 24, 32, 3) and image.compression == "gzip"
+            np.testing.assert_array_equal(image[()], ep.cameras["head"][:])
+            np.testing.assert_array_equal(demo["obs/hand_left_extrinsics"][()], ep.cameras["hand_left"].trajectory.extrinsics)
+            assert demo["obs/hand_left_intrinsics"].shape == (n, 3, 3)
+            actions, layout, columns = flatten_lowdim(ep.action, ep.names)
+            assert demo["actions"].dtype == np.float64
+            np.testing.assert_array_equal(demo["actions"][()], actions)
+            assert json.loads(demo.attrs["action_columns"]) == columns
+            assert demo["obs/end.orientation"].shape == (n, 8)
+            assert demo["rewards"].shape == (n,) and demo["dones"][()].tolist() == [0] * (n - 1) + [1]
+        train = [m.decode() for m in f["mask/train"][()]]
+        valid = [m.decode() for m in f["mask/valid"][()]]
+        assert f["mask/train"].dtype.kind == "S"
+        assert sorted(train + valid) == ["demo_0", "demo_1"] and len(valid) == 1
+
+
+@pytest.mark.parametrize("compression", ["gzip", "lzf", None])
+def test_round_trip(episodes, tmp_path, compression):
+    out = write_merged(episodes, tmp_path, compression=compression)
+    reader = get_reader("robomimic", out)
+    assert isinstance(reader, RobomimicReader)
+    assert [r.label for r in reader.refs()] == ["327/100", "327/101"]
+    for ref, src in zip(reader.refs(), episodes):
+        got = reader.read(ref)
+        assert_same_annotations(src, got)
+        assert_same_lowdim(src, got)
+        assert_same_cameras(src, got, lossless=True)
+
+
+def test_depth_round_trip(episodes, tmp_path):
+    RobomimicWriter(write_depth=True).write_episode(episodes[0], tmp_path / "ep")
+    reader = RobomimicReader(tmp_path / "ep" / "data.hdf5")
+    got = reader.read(reader.refs()[0])
+    np.testing.assert_array_equal(got.cameras["head"].read_depth([3, 0]), episodes[0].cameras["head"].read_depth([3, 0]))
+
+
+def test_split_is_deterministic():
+    names = [f"demo_{i}" for i in range(20)]
+    train, valid = split_demos(names, 0.2, seed=7)
+    assert (train, valid) == split_demos(names, 0.2, seed=7)
+    assert len(valid) == 4 and sorted(train + valid, key=lambda m: int(m[5:])) == names
+    assert split_demos(names, 0.2, seed=8) != (train, valid)
+    assert split_demos(["demo_0"], 0.5, seed=0) == (["demo_0"], [])
+
+
+def test_demos_in_numeric_order(tmp_path):
+    """demo_2 before demo_10; a foreign file without our attributes still reads."""
+    path = tmp_path / "foreign.hdf5"
+    with h5py.File(path, "w") as f:
+        for i in (10, 2):
+            g = f.create_group(f"data/demo_{i}")
+            g.attrs["num_samples"] = 3
+            g.create_dataset("actions", data=np.full((3, 7), i, np.float32))
+            g.create_dataset("obs/agentview_image", data=np.full((3, 8, 8, 3), i, np.uint8))
+            g.create_dataset("obs/robot0_eef_pos", data=np.zeros((3, 3)))
+        f["data"].attrs["env_args"] = json.dumps({"env_name": "Lift", "type": 1, "env_kwargs": {}})
+        assert sorted_demos(f) == ["demo_2", "demo_10"]
+    reader = RobomimicReader(path)
+    assert [r.label for r in reader.refs()] == ["demo_2", "demo_10"]
+    ep = reader.read(reader.refs()[1])
+    assert list(ep.cameras) == ["agentview"] and ep.cameras["agentview"][1][0, 0, 0] == 10
+    assert ep.action["actions"].shape == (3, 7) and list(ep.state) == ["robot0_eef_pos"]
+
+
+def test_refuses_non_empty_output(episodes, tmp_path):
+    (tmp_path / "ep").mkdir()
+    (tmp_path / "ep" / "x").write_text("keep me")
+    with pytest.raises(FormatError, match="327/100"):
+        get_writer("robomimic").write_episode(episodes[0], tmp_path / "ep")
