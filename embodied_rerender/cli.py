@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -41,12 +40,9 @@ def load_config(verb: str, overrides: list[str]) -> DictConfig:
 def cmd_sample(cfg: DictConfig) -> int:
     from .sample import write_sample_dataset
 
-    start = time.perf_counter()
-    refs = write_sample_dataset(Path(cfg.output), episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
-                                width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress)
-    took = time.perf_counter() - start
-    print(f"sample: {len(refs)} episodes x {cfg.frames} frames written to {cfg.output} in {took:.1f} s")
-    return 0
+    write_sample_dataset(Path(cfg.output), episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
+                         width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress)
+    return 0  # write_sample_dataset prints its own summary
 
 
 def cmd_inspect(cfg: DictConfig) -> int:

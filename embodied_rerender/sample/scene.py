@@ -1,0 +1,286 @@
+"""The seeded tabletop scene: what is on the table, how it looks, and which objects get moved where.
+
+`draw_scene(rng)` makes every random choice of an episode (objects, textures, lights, camera jitter,
+waist pose, the two pick-and-place tasks) from one `numpy.random.Generator`; `build_mjcf(spec, ...)`
+turns the drawn `SceneSpec` into an MJCF string with no further randomness. World frame = robot base
+frame: origin on the floor under the robot, x forward, y left, z up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .robot import ARM_SIDES, robot_xml
+
+# Named colours, so task texts can say "the red box". RGB in [0, 1].
+PALETTE = {
+    "red": (0.85, 0.15, 0.12),
+    "green": (0.15, 0.70, 0.22),
+    "blue": (0.15, 0.30, 0.85),
+    "yellow": (0.95, 0.85, 0.15),
+    "orange": (0.95, 0.50, 0.10),
+    "purple": (0.55, 0.25, 0.75),
+    "cyan": (0.10, 0.75, 0.80),
+    "pink": (0.95, 0.45, 0.65),
+}
+KINDS = ("box", "cylinder", "sphere")
+
+TABLE_CENTER_XY = (0.58, 0.0)
+TABLE_HALF_XY = (0.32, 0.55)
+TABLE_THICKNESS = 0.03
+# Where objects start and land: x range, and |y| range per arm side (left = +y).
+WORK_X = (0.40, 0.62)
+WORK_ABS_Y = (0.06, 0.30)
+MARKER_RADIUS = 0.009  # the small sphere on top of every object, for exact-projection tests
+MAX_OPENING = 0.085  # gripper finger gap when fully open (m)
+
+
+@dataclass
+class ObjectSpec:
+    """One free object on the table; `pos` is its centre at rest, `yaw` its rotation about z (rad)."""
+
+    name: str  # MJCF body name, e.g. "obj0"
+    kind: str  # "box" | "cylinder" | "sphere"
+    size: tuple[float, ...]  # MJCF geom size: box half-extents (3), cylinder (radius, half-height), sphere (radius,)
+    colour_name: str
+    rgb: tuple[float, float, float]
+    texture: str  # "checker" | "gradient"
+    pos: tuple[float, float, float]
+    yaw: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.colour_name} {self.kind}"
+
+    @property
+    def half_height(self) -> float:
+        return float(self.size[2] if self.kind == "box" else self.size[1] if self.kind == "cylinder" else self.size[0])
+
+    @property
+    def footprint(self) -> float:
+        """Radius of a circle on the table that covers the object (m)."""
+        if self.kind == "box":
+            return float(np.hypot(self.size[0], self.size[1]))
+        return float(self.size[0])
+
+    @property
+    def grasp_width(self) -> float:
+        """Finger gap when closed on the object; boxes are grasped across their local y extent (m)."""
+        return float(2 * self.size[1] if self.kind == "box" else 2 * self.size[0])
+
+    @property
+    def marker_offset(self) -> tuple[float, float, float]:
+        """Centre of the marker sphere in the object's frame: on top, half sunk in."""
+        return (0.0, 0.0, self.half_height + 0.4 * MARKER_RADIUS)
+
+
+@dataclass
+class PickPlace:
+    """One arm's task: move `obj` (index into SceneSpec.objects) to `place_xy`, turning it by `turn` rad."""
+
+    arm: str  # "left" | "right"
+    obj: int
+    place_xy: tuple[float, float]
+    turn: float
+
+
+@dataclass
+class SceneSpec:
+    table_z: float  # height of the table top (m)
+    table_texture: dict
+    floor_texture: dict
+    sky_rgb: tuple[tuple[float, float, float], tuple[float, float, float]]
+    lights: list[dict]
+    objects: list[ObjectSpec]
+    tasks: list[PickPlace]  # executed in order, left arm first
+    waist: tuple[float, float]  # (pitch rad, lift m), constant over the episode
+    head_rest: tuple[float, float]  # (yaw, pitch) rad the head returns to
+    head_cam_jitter: tuple[tuple[float, float, float], tuple[float, float, float]]  # (dpos m, rotvec rad)
+    hand_cam_tilt: float  # rad the wrist cameras are tilted toward the fingers
+
+
+def episode_rng(seed: int, episode_index: int) -> np.random.Generator:
+    """The one generator an episode's every draw comes from."""
+    return np.random.default_rng([int(seed), int(episode_index)])
+
+
+# -- drawing -----------------------------------------------------------------------------------
+def _jitter_rgb(rng: np.random.Generator, rgb, amount: float = 0.06) -> tuple[float, float, float]:
+    return tuple(float(np.clip(c + rng.uniform(-amount, amount), 0.0, 1.0)) for c in rgb)
+
+
+def _draw_texture(rng: np.random.Generator, base_rgb, contrast: float) -> dict:
+    """A procedural 2D texture: builtin checker or gradient in two seeded colours near `base_rgb`."""
+    rgb1 = _jitter_rgb(rng, base_rgb, 0.08)
+    rgb2 = tuple(float(np.clip(c * (1 - contrast) + rng.uniform(0, 0.1), 0, 1)) for c in rgb1)
+    return {
+        "builtin": str(rng.choice(["checker", "gradient"])),
+        "rgb1": rgb1,
+        "rgb2": rgb2,
+        "repeat": float(rng.uniform(3, 8)),
+    }
+
+
+def _draw_object(rng: np.random.Generator, index: int, colour_name: str) -> ObjectSpec:
+    kind = str(rng.choice(KINDS))
+    if kind == "box":
+        size = (float(rng.uniform(0.02, 0.04)), float(rng.uniform(0.018, 0.032)), float(rng.uniform(0.025, 0.045)))
+    elif kind == "cylinder":
+        size = (float(rng.uniform(0.018, 0.03)), float(rng.uniform(0.03, 0.05)))
+    else:
+        size = (float(rng.uniform(0.025, 0.034)),)
+    return ObjectSpec(
+        name=f"obj{index}",
+        kind=kind,
+        size=size,
+        colour_name=colour_name,
+        rgb=_jitter_rgb(rng, PALETTE[colour_name]),
+        texture=str(rng.choice(["checker", "gradient"])),
+        pos=(0.0, 0.0, 0.0),  # placed later
+        yaw=float(rng.uniform(-0.5, 0.5)) if kind == "box" else float(rng.uniform(-np.pi, np.pi)),
+    )
+
+
+def _free_spot(rng, radius, side, taken, tries: int = 200) -> tuple[float, float]:
+    """A table position for a footprint of `radius` on `side` (+1 left, -1 right, 0 any), clear of `taken`
+    ((x, y, r) triples) by 2 cm."""
+    for _ in range(tries):
+        x = rng.uniform(*WORK_X)
+        ay = rng.uniform(*WORK_ABS_Y)
+        s = side if side else rng.choice([-1.0, 1.0])
+        y = s * ay
+        if all(np.hypot(x - tx, y - ty) > radius + tr + 0.02 for tx, ty, tr in taken):
+            return float(x), float(y)
+    raise RuntimeError("could not find a free spot on the table")  # not reached for the sizes drawn
+
+
+def draw_scene(rng: np.random.Generator) -> SceneSpec:
+    """Every random choice of one episode, in a fixed order (the order is part of the seed contract)."""
+    table_z = float(rng.uniform(0.72, 0.78))
+    table_texture = _draw_texture(rng, rng.uniform(0.35, 0.75, 3), contrast=0.35)
+    floor_texture = _draw_texture(rng, rng.uniform(0.2, 0.5, 3), contrast=0.5)
+    sky = (tuple(map(float, rng.uniform(0.5, 0.9, 3))), tuple(map(float, rng.uniform(0.05, 0.3, 3))))
+    key_dir = np.array([rng.uniform(-0.4, 0.4), rng.uniform(-0.4, 0.4), -1.0])
+    lights = [
+        {"dir": tuple(map(float, key_dir / np.linalg.norm(key_dir))), "diffuse": float(rng.uniform(0.5, 0.8)),
+         "pos": (0.6, float(rng.uniform(-1, 1)), 3.0), "castshadow": True},
+        {"dir": (0.0, 0.0, -1.0), "diffuse": float(rng.uniform(0.15, 0.35)), "pos": (-0.5, 0.0, 3.0), "castshadow": False},
+    ]
+
+    n_objects = int(rng.integers(3, 6))
+    colours = [str(c) for c in rng.choice(list(PALETTE), size=n_objects, replace=False)]
+    objects = [_draw_object(rng, i, colours[i]) for i in range(n_objects)]
+    taken: list[tuple[float, float, float]] = []
+    for i, obj in enumerate(objects):
+        # obj0 on the left, obj1 on the right: each arm has something to pick
+        side = 1.0 if i == 0 else -1.0 if i == 1 else 0.0
+        x, y = _free_spot(rng, obj.footprint, side, taken)
+        obj.pos = (x, y, table_z + obj.half_height)
+        taken.append((x, y, obj.footprint))
+
+    tasks = []
+    for arm, sign in zip(ARM_SIDES, (1.0, -1.0)):
+        candidates = [i for i, o in enumerate(objects) if np.sign(o.pos[1]) == sign]
+        obj = int(rng.choice(candidates))
+        # the picked object's own footprint no longer blocks its landing spot
+        others = [t for j, t in enumerate(taken) if j != obj]
+        place = _free_spot(rng, objects[obj].footprint, sign, others)
+        taken[obj] = (place[0], place[1], objects[obj].footprint)
+        tasks.append(PickPlace(arm=arm, obj=obj, place_xy=place, turn=float(rng.uniform(-0.4, 0.4))))
+
+    waist = (float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.03, 0.12)))
+    head_rest = (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(0.92, 1.0)))
+    jitter = (tuple(map(float, rng.normal(0, 0.003, 3))), tuple(map(float, rng.normal(0, 0.006, 3))))
+    tilt = float(rng.uniform(0.30, 0.40))
+    return SceneSpec(table_z, table_texture, floor_texture, sky, lights, objects, tasks, waist, head_rest, jitter, tilt)
+
+
+def describe(spec: SceneSpec) -> str:
+    """`init_scene_text`: a sentence naming what is on the table."""
+    names = [("an " if o.label[0] in "aeiou" else "a ") + o.label for o in spec.objects]
+    listing = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return f"A robot stands at a table with {listing} on it."
+
+
+# -- MJCF ----------------------------------------------------------------------------------------
+def _fmt(values) -> str:
+    return " ".join(f"{float(v):.6g}" for v in np.atleast_1d(values))
+
+
+def _texture_xml(name: str, tex: dict, kind: str = "2d") -> str:
+    return (f'<texture name="{name}" type="{kind}" builtin="{tex["builtin"]}" rgb1="{_fmt(tex["rgb1"])}" '
+            f'rgb2="{_fmt(tex["rgb2"])}" width="256" height="256"/>')
+
+
+def _object_xml(obj: ObjectSpec) -> str:
+    quat = Rotation.from_euler("z", obj.yaw).as_quat()  # xyzw
+    quat_wxyz = (quat[3], quat[0], quat[1], quat[2])
+    return (
+        f'<body name="{obj.name}" pos="{_fmt(obj.pos)}" quat="{_fmt(quat_wxyz)}">'
+        f'<freejoint name="{obj.name}_free"/>'
+        f'<geom name="{obj.name}_geom" type="{obj.kind}" size="{_fmt(obj.size)}" material="{obj.name}_mat" mass="0.1"/>'
+        f'<geom name="{obj.name}_marker" type="sphere" size="{MARKER_RADIUS}" pos="{_fmt(obj.marker_offset)}" '
+        f'rgba="1 0 1 1" mass="0.001"/>'
+        f"</body>"
+    )
+
+
+def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
+    """The whole model as an MJCF string. Collisions are off everywhere: the episode is kinematic."""
+    tx, ty = TABLE_CENTER_XY
+    hx, hy = TABLE_HALF_XY
+    top = spec.table_z
+    legs = "".join(
+        f'<geom type="box" size="0.025 0.025 {_fmt((top - TABLE_THICKNESS) / 2)}" '
+        f'pos="{_fmt((tx + sx * (hx - 0.05), ty + sy * (hy - 0.05), (top - TABLE_THICKNESS) / 2))}" rgba="0.3 0.25 0.2 1"/>'
+        for sx in (-1, 1) for sy in (-1, 1)
+    )
+    assets = [
+        _texture_xml("table_tex", spec.table_texture),
+        f'<material name="table_mat" texture="table_tex" texrepeat="{_fmt([spec.table_texture["repeat"]] * 2)}" texuniform="true"/>',
+        _texture_xml("floor_tex", spec.floor_texture),
+        f'<material name="floor_mat" texture="floor_tex" texrepeat="{_fmt([spec.floor_texture["repeat"]] * 2)}" texuniform="true"/>',
+        f'<texture type="skybox" builtin="gradient" rgb1="{_fmt(spec.sky_rgb[0])}" rgb2="{_fmt(spec.sky_rgb[1])}" width="64" height="64"/>',
+    ]
+    for obj in spec.objects:
+        dark = tuple(0.45 * c for c in obj.rgb)
+        assets.append(f'<texture name="{obj.name}_tex" type="cube" builtin="{obj.texture}" rgb1="{_fmt(obj.rgb)}" '
+                      f'rgb2="{_fmt(dark)}" width="64" height="64"/>')
+        assets.append(f'<material name="{obj.name}_mat" texture="{obj.name}_tex" specular="0.2"/>')
+    lights = "".join(
+        f'<light pos="{_fmt(light["pos"])}" dir="{_fmt(light["dir"])}" directional="true" '
+        f'diffuse="{_fmt([light["diffuse"]] * 3)}" castshadow="{str(light["castshadow"]).lower()}"/>'
+        for light in spec.lights
+    )
+    return f"""<mujoco model="embodied_rerender_sample">
+  <compiler angle="radian"/>
+  <option timestep="{1 / 30:.10f}"/>
+  <statistic extent="2" center="0.4 0 0.8"/>
+  <visual>
+    <global offwidth="{max(width, 640)}" offheight="{max(height, 480)}"/>
+    <quality shadowsize="2048"/>
+    <map znear="0.005" zfar="10"/>
+    <headlight ambient="0.25 0.25 0.25" diffuse="0.2 0.2 0.2" specular="0 0 0"/>
+  </visual>
+  <default>
+    <geom contype="0" conaffinity="0"/>
+    <joint damping="1"/>
+  </default>
+  <asset>
+    {"".join(assets)}
+  </asset>
+  <worldbody>
+    {lights}
+    <geom name="floor" type="plane" size="4 4 0.1" material="floor_mat"/>
+    <body name="table" pos="0 0 0">
+      <geom name="table_top" type="box" size="{_fmt((hx, hy, TABLE_THICKNESS / 2))}" pos="{_fmt((tx, ty, top - TABLE_THICKNESS / 2))}" material="table_mat"/>
+      {legs}
+    </body>
+    {"".join(_object_xml(o) for o in spec.objects)}
+    {robot_xml(spec.head_cam_jitter, spec.hand_cam_tilt)}
+  </worldbody>
+</mujoco>
+"""

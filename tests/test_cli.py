@@ -1,0 +1,45 @@
+"""The console script: sample then inspect end to end, convert, and how it refuses bad arguments."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embodied_rerender.cli import main
+
+
+@pytest.fixture(scope="module")
+def sampled(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "agibot"
+    assert main(["sample", f"output={out}", "episodes=2", "frames=20", "width=64", "height=48", "progress=false"]) == 0
+    return out
+
+
+def test_sample_then_inspect_lists_both_episodes(sampled, capsys):
+    capsys.readouterr()
+    assert main(["inspect", f"input={sampled}", "format=json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and all(r["status"] == "ok" for r in rows)
+    for row in rows:
+        assert row["frames"] == 20 and set(row["cameras"]) == {"head", "hand_left", "hand_right"}
+        head = row["cameras"]["head"]
+        assert (head["width"], head["height"], head["depth"]) == (64, 48, 20)
+        assert all(len(cam["centre_min"]) == 3 for cam in row["cameras"].values())
+        assert row["state"]["joint.position"] == [14] and row["segments"] > 0
+    assert main(["inspect", f"input={sampled}"]) == 0
+    table = capsys.readouterr().out
+    assert table.count(" ok ") == 2 and "hand_left" in table and "camera centre range" in table
+
+
+def test_arguments_are_checked(capsys):
+    assert main(["inspect", "input=/nonexistent", "typo_key=1"]) == 1
+    assert "typo_key" in capsys.readouterr().err
+    assert main(["augment"]) == 1
+    assert "not built yet" in capsys.readouterr().err
+    assert main(["--help"]) == 0 and "inspect" in capsys.readouterr().out
+
+
+def test_missing_required_key_is_named(capsys):
+    with pytest.raises(SystemExit, match="output=..."):
+        main(["sample"])
