@@ -17,7 +17,7 @@ VERBS = {
     "sample": "write sample episodes in the AgiBot World raw layout",
     "inspect": "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
     "convert": "reader to writer, no synthesis",
-    "augment": "read, synthesize target views, write (not built yet)",
+    "augment": "read, synthesize target views, write",
     "train": "train the learned generator (not built yet)",
     "stream": "real-time streaming synthesis (not built yet)",
     "eval": "score synthesized views against ground truth (not built yet)",
@@ -71,15 +71,46 @@ def cmd_convert(cfg: DictConfig) -> int:
     return 2 if report.skipped else 0
 
 
-def cmd_demo(cfg: DictConfig) -> int:
-    from .sample import write_sample_dataset
+def cmd_augment(cfg: DictConfig) -> int:
+    from .generate import get_synthesizer
+    from .io import get_reader, get_writer
+    from .pipeline.augment import AugmentConfig, augment
+    from .pipeline.run import writer_options
 
-    out = Path(cfg.output)
-    write_sample_dataset(out / "agibot", episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
-                         width=cfg.width, height=cfg.height)
-    code = cmd_inspect(OmegaConf.create({"input": str(out / "agibot"), "reader": "agibot", "format": "table",
-                                         "require_camera_params": True}))
-    print(f"\ndemo: sample episodes in {out / 'agibot'}; synthesis (augment) is not built yet")
+    if cfg.launcher != "local":
+        print(f"embodied-rerender augment: launcher={cfg.launcher} is not built yet; use launcher=local", file=sys.stderr)
+        return 1
+    targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
+    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit")}
+    config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
+                           near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
+    synth_options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
+    synthesizer = get_synthesizer(cfg.generator, device=cfg.device, **synth_options)
+    writer = get_writer(cfg.writer, **writer_options(cfg.writer, cfg.output, OmegaConf.to_container(cfg[cfg.writer], resolve=True)))
+    report = augment(get_reader(cfg.reader, cfg.input), writer, cfg.output, synthesizer, config,
+                     overwrite=cfg.overwrite, progress=cfg.progress, input_name=cfg.input)
+    print(f"augment: {report.summary_line()}")
+    for entry in report.written:
+        for name, score in entry.get("synthesized", {}).items():
+            quality = (f" psnr {score['psnr']} dB (covered {score['psnr_covered']} dB), ssim {score['ssim']}"
+                       if "psnr" in score else "")
+            print(f"  {entry['episode']} {name}: coverage {score['coverage']:.0%}{quality}")
+    for line in report.skip_lines():
+        print(line)
+    return 2 if report.skipped else 0
+
+
+def cmd_demo(cfg: DictConfig) -> int:
+    """sample -> augment (head_to_gripper, virtual_wrist) -> LeRobot dataset + previews + report."""
+    out = Path(cfg.output).resolve()
+    source, dataset = out / "agibot", out / "lerobot"
+    cmd_sample(OmegaConf.create({"output": str(source), "episodes": cfg.episodes, "frames": cfg.frames,
+                                 "seed": cfg.seed, "width": cfg.width, "height": cfg.height, "task_id": 1001,
+                                 "progress": True}))
+    code = cmd_augment(load_config("augment", [f"input={source}", f"output={dataset}", "overwrite=true",
+                                               "targets=[head_to_gripper,virtual_wrist]"]))
+    print(f"\ndemo outputs:\n  AgiBot-layout sample episodes: {source}\n  augmented LeRobot dataset:     {dataset}"
+          f"\n  previews (source | synthesized | ground truth): {dataset / 'previews'}\n  report: {dataset / 'report.json'}")
     return code
 
 
@@ -91,7 +122,7 @@ def not_built(verb: str):
     return run
 
 
-COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "demo": cmd_demo}
+COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "demo": cmd_demo}
 
 
 def usage() -> str:

@@ -6,6 +6,7 @@ Staging layout beside the output (never where a reader of the output would look)
         episodes/<label>/          one finished episode each (the writer's own format)
         episodes/.tmp-<label>-<pid>/  an episode being written; discarded if the run dies
         manifest.jsonl             one line per finished episode: the resume record
+        extra/                     side outputs (previews), moved to the output root at the end
         merged/                    the joined dataset while it is being built
 
 A killed run leaves only the staging directory; a rerun skips every episode in the manifest, writes
@@ -64,6 +65,11 @@ class RunReport:
 
 def staging_dir(output: Path) -> Path:
     return output.parent / f".{output.name}.staging"
+
+
+def extras_dir(output: Path) -> Path:
+    """Where a run's side outputs (previews) are staged; their contents land at the output root."""
+    return staging_dir(Path(output)) / "extra"
 
 
 def _dir_name(ref: EpisodeRef) -> str:
@@ -134,6 +140,10 @@ def run_episodes(
         writer.merge(written, merged)
     else:
         merged.mkdir()
+    extra = extras_dir(output)
+    if extra.is_dir():
+        for item in sorted(extra.iterdir()):
+            os.replace(item, merged / item.name)
     report.seconds = time.perf_counter() - start
     (merged / "report.json").write_text(json.dumps(report.as_dict(), indent=1))
     _publish(merged, output)
@@ -176,12 +186,18 @@ def _publish(merged: Path, output: Path) -> None:
 
 
 def convert(input: str | Path, output: str | Path, writer: str, reader: str | None = None,
-            writer_options: dict | None = None, overwrite: bool = False, progress: bool = True) -> RunReport:
+            options: dict | None = None, overwrite: bool = False, progress: bool = True) -> RunReport:
     """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`."""
     from ..io import get_reader, get_writer
 
-    options = dict(writer_options or {})
-    if writer == "lerobot" and not options.get("repo_id"):
-        options["repo_id"] = f"embodied-rerender/{Path(output).name}"
+    options = writer_options(writer, output, options or {})
     return run_episodes(get_reader(reader, input), get_writer(writer, **options), output,
                         overwrite=overwrite, progress=progress, input_name=str(input))
+
+
+def writer_options(writer: str, output: str | Path, options: dict) -> dict:
+    """The writer's options with defaults that depend on the output (LeRobot's repo_id from its name)."""
+    options = dict(options)
+    if writer == "lerobot" and not options.get("repo_id"):
+        options["repo_id"] = f"embodied-rerender/{Path(output).name}"
+    return options

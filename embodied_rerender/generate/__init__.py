@@ -1,0 +1,17 @@
+"""Synthesizers (warp now; learned, hybrid and streaming later) and the autoregressive memory loop."""
+
+from .base import Synthesis, Synthesizer
+from .loop import Step, Target, run_autoregressive, seed_bank
+from .warp import WarpSynthesizer
+
+SYNTHESIZERS = {"warp": WarpSynthesizer}
+
+
+def get_synthesizer(name: str, **options) -> Synthesizer:
+    if name not in SYNTHESIZERS:
+        raise ValueError(f"generator {name!r} is not built yet; available: {', '.join(SYNTHESIZERS)}")
+    return SYNTHESIZERS[name](**options)
+
+
+__all__ = ["Synthesis", "Synthesizer", "Target", "Step", "run_autoregressive", "seed_bank", "WarpSynthesizer",
+           "get_synthesizer", "SYNTHESIZERS"]

@@ -1,0 +1,109 @@
+"""Image quality: PSNR and SSIM per frame, optionally over a mask (the region the context views cover).
+
+Inputs (both arguments alike), numpy arrays or torch tensors:
+
+- ``uint8`` in the IO layout ``(..., H, W, C)`` (e.g. ``(T, H, W, 3)`` straight from a CameraStream), read as
+  ``value / 255``;
+- floating point in the model layout ``(..., C, H, W)`` with values in ``[0, 1]``.
+
+Results are per frame: one value per leading index, shape ``(...)`` float64 tensors. A frame whose mask is
+empty scores NaN (nothing to measure); :func:`mean_metric` averages ignoring those.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["to_float_chw", "psnr", "ssim", "mean_metric"]
+
+
+def to_float_chw(x) -> Tensor:
+    """uint8 ``(..., H, W, C)`` -> float64 ``(..., C, H, W)`` in [0, 1]; float ``(..., C, H, W)`` -> float64."""
+    t = torch.as_tensor(np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x)
+    if t.dtype == torch.uint8:
+        return t.movedim(-1, -3).to(torch.float64) / 255.0
+    if not t.is_floating_point():
+        raise TypeError(f"images must be uint8 (..., H, W, C) or float (..., C, H, W), got {t.dtype}")
+    return t.to(torch.float64)
+
+
+def _mask(mask, like: Tensor) -> Tensor:
+    """``(..., H, W)`` float64 weights matching ``like (..., C, H, W)``; all ones when None."""
+    if mask is None:
+        return torch.ones(like.shape[:-3] + like.shape[-2:], dtype=like.dtype, device=like.device)
+    m = torch.as_tensor(np.ascontiguousarray(mask) if isinstance(mask, np.ndarray) else mask, device=like.device)
+    if m.shape != like.shape[:-3] + like.shape[-2:]:
+        raise ValueError(f"mask must be {tuple(like.shape[:-3] + like.shape[-2:])}, got {tuple(m.shape)}")
+    return m.to(like.dtype)
+
+
+def psnr(a, b, mask=None) -> Tensor:
+    """Peak signal-to-noise ratio in dB (peak 1.0) per frame.
+
+    Args:
+        a, b: images, uint8 ``(..., H, W, C)`` or float ``(..., C, H, W)`` in [0, 1].
+        mask: optional ``(..., H, W)`` bool; the MSE is taken over the masked pixels (all channels).
+
+    Returns:
+        ``(...)`` float64: ``inf`` for identical frames, NaN for an empty mask.
+    """
+    a, b = to_float_chw(a), to_float_chw(b).to(a.device)
+    m = _mask(mask, a)
+    se = ((a - b) ** 2).sum(-3)  # summed over channels
+    count = m.sum((-2, -1)) * a.shape[-3]
+    mse = (se * m).sum((-2, -1)) / count  # 0/0 = NaN for an empty mask, as documented
+    return -10.0 * torch.log10(mse)  # mse 0 -> inf
+
+
+def _gaussian_window(size: int, sigma: float, dtype, device) -> Tensor:
+    x = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2.0
+    g = torch.exp(-(x ** 2) / (2 * sigma ** 2))
+    return g / g.sum()
+
+
+def ssim_map(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tensor:
+    """Per-pixel SSIM ``(..., H, W)`` (mean over channels) of float ``(..., C, H, W)`` images in [0, 1].
+
+    Gaussian window ``window x window``, std ``sigma``, constants ``(0.01)^2`` and ``(0.03)^2`` (Wang et al.
+    2004). Borders are replicate-padded so the map has the image's size and a mask can select from it.
+    """
+    lead, (C, H, W) = a.shape[:-3], a.shape[-3:]
+    x = torch.stack((a, b, a * a, b * b, a * b), dim=-4).reshape(-1, 1, H, W)  # 5 moments, one conv
+    g = _gaussian_window(window, sigma, a.dtype, a.device)
+    pad = window // 2
+    x = F.pad(x, (pad, pad, pad, pad), mode="replicate")
+    x = F.conv2d(x, g.view(1, 1, 1, -1))  # separable: rows then columns
+    x = F.conv2d(x, g.view(1, 1, -1, 1))
+    mu_a, mu_b, e_aa, e_bb, e_ab = x.reshape(-1, 5, C, H, W).unbind(1)
+    var_a, var_b, cov = e_aa - mu_a ** 2, e_bb - mu_b ** 2, e_ab - mu_a * mu_b
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return s.mean(1).reshape(*lead, H, W)
+
+
+def ssim(a, b, mask=None, window: int = 11, sigma: float = 1.5) -> Tensor:
+    """Structural similarity per frame.
+
+    Args:
+        a, b: images, uint8 ``(..., H, W, C)`` or float ``(..., C, H, W)`` in [0, 1].
+        mask: optional ``(..., H, W)`` bool: the SSIM map is averaged over these pixels (the windows around
+            them still see their neighbours, masked or not).
+
+    Returns:
+        ``(...)`` float64 in [-1, 1]; 1 for identical frames, NaN for an empty mask.
+    """
+    a, b = to_float_chw(a), to_float_chw(b).to(a.device)
+    m = _mask(mask, a)
+    return (ssim_map(a, b, window, sigma) * m).sum((-2, -1)) / m.sum((-2, -1))
+
+
+def mean_metric(values) -> float:
+    """Mean of per-frame values, skipping NaN (empty masks); ``inf`` stays ``inf`` (identical frames)."""
+    v = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
+    v = v[~torch.isnan(v)]
+    return float(v.mean()) if v.numel() else math.nan

@@ -1,0 +1,123 @@
+"""`augment`: read episodes, synthesize target camera trajectories through the memory loop, write them
+with any writer, with a preview video per episode and PSNR/SSIM in report.json where ground truth exists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..episode import ArrayFrames, CameraStream, Episode
+from ..errors import EpisodeError
+from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
+from ..memory import MemoryBank
+from .run import RunReport, extras_dir, run_episodes
+from .targets import build_targets
+
+
+@dataclass
+class AugmentConfig:
+    """What `augment` synthesizes and how; see configs/augment.yaml for each key."""
+
+    targets: list[str] = field(default_factory=lambda: ["head_to_gripper"])
+    sources: list[str] = field(default_factory=lambda: ["head"])
+    k: int = 4
+    retrieval: str = "covisibility"
+    seed: int = 0
+    near: float = 0.05
+    far: float = 2.5
+    samples: int = 256
+    preview: bool = True
+    target_options: dict = field(default_factory=dict)
+
+
+class Augmenter:
+    """The per-episode transform handed to `run_episodes`: returns the episode with its synthesized
+    cameras added, and the report fields (targets, context used, coverage, PSNR/SSIM)."""
+
+    def __init__(self, synthesizer: Synthesizer, config: AugmentConfig, preview_dir: Path | None = None):
+        self.synthesizer, self.config, self.preview_dir = synthesizer, config, preview_dir
+
+    def __call__(self, episode: Episode) -> tuple[Episode, dict]:
+        cfg = self.config
+        missing = [s for s in cfg.sources if s not in episode.cameras]
+        if missing:
+            raise EpisodeError(f"source camera(s) {missing} not in the episode", episode=episode.episode_id)
+        bank = MemoryBank(cfg.near, cfg.far, cfg.samples)
+        seed_bank(episode, cfg.sources, bank)
+        targets = build_targets(episode, cfg.targets, cfg.target_options)
+        if not targets:
+            raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
+                               episode=episode.episode_id)
+        steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed)
+        report = {}
+        for step in steps:
+            episode.add_camera(self._stream(step))
+            report[step.target.name] = self._score(episode, step)
+        if self.preview_dir is not None and cfg.preview:
+            write_preview(self.preview_dir / f"{episode.task_id}_{episode.episode_id}.mp4", episode, steps, cfg.sources[0])
+        return episode, {"synthesized": report}
+
+    def _stream(self, step: Step) -> CameraStream:
+        provenance = {"generator": self.synthesizer.name, "config": self.synthesizer.config(), "seed": self.config.seed,
+                      "sources": step.context, "retrieval": self.config.retrieval, "k": self.config.k,
+                      "replaces": step.target.ground_truth, **step.target.info}
+        return CameraStream(step.target.name, ArrayFrames(step.synthesis.frames), step.target.trajectory,
+                            ArrayFrames(step.synthesis.depth), provenance)
+
+    def _score(self, episode: Episode, step: Step) -> dict:
+        out = {"context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4)}
+        if step.target.ground_truth is not None:
+            out.update(score_against(step.synthesis.frames, episode.cameras[step.target.ground_truth][:],
+                                     step.synthesis.covered))
+        return out
+
+
+def score_against(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) -> dict:
+    """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against ground truth, whole frame and covered region."""
+    import torch
+
+    from ..metrics import psnr, ssim
+
+    a = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
+    b = torch.from_numpy(truth).permute(0, 3, 1, 2).float() / 255
+    m = torch.from_numpy(covered)
+
+    def mean(x):
+        x = x[torch.isfinite(x)]
+        return round(float(x.mean()), 3) if x.numel() else None
+
+    return {"psnr": mean(psnr(a, b)), "ssim": mean(ssim(a, b)),
+            "psnr_covered": mean(psnr(a, b, m)), "ssim_covered": mean(ssim(a, b, m))}
+
+
+def write_preview(path: Path, episode: Episode, steps: list[Step], source: str, height: int = 240) -> None:
+    """An mp4 with one row per target: source | synthesized | ground truth (black when none)."""
+    from ..video import write_video
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    src = episode.cameras[source][:]
+
+    def fit(frames: np.ndarray) -> np.ndarray:  # nearest-neighbour resize to `height` rows, even width
+        t, h, w, _ = frames.shape
+        new_w = int(round(w * height / h / 2)) * 2
+        rows = np.arange(height) * h // height
+        cols = np.arange(new_w) * w // new_w
+        return frames[:, rows][:, :, cols]
+
+    rows = []
+    for step in steps:
+        gt = episode.cameras[step.target.ground_truth][:] if step.target.ground_truth else np.zeros_like(step.synthesis.frames)
+        rows.append(np.concatenate([fit(src), fit(step.synthesis.frames), fit(gt)], axis=2))
+    width = max(r.shape[2] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, 0), (0, width - r.shape[2]), (0, 0))) for r in rows]
+    write_video(path, np.concatenate(rows, axis=1), fps=episode.fps, codec="h264", crf=23)
+
+
+def augment(reader, writer, output: str | Path, synthesizer: Synthesizer, config: AugmentConfig,
+            overwrite: bool = False, progress: bool = True, input_name: str = "") -> RunReport:
+    """Run the augmentation over every episode of `reader` into `output` (atomic, resumable)."""
+    augmenter = Augmenter(synthesizer, config, extras_dir(Path(output)) / "previews")
+    return run_episodes(reader, writer, output, transform=augmenter, overwrite=overwrite, progress=progress,
+                        input_name=input_name)
