@@ -20,7 +20,7 @@ VERBS = {
     "augment": "read, synthesize target views, write",
     "train": "train the learned generator (not built yet)",
     "stream": "real-time streaming synthesis (not built yet)",
-    "eval": "score synthesized views against ground truth (not built yet)",
+    "eval": "score synthesized views against ground truth; JSON report and plots",
     "demo": "the embedded default on the built-in sample scene",
 }
 
@@ -100,6 +100,24 @@ def cmd_augment(cfg: DictConfig) -> int:
     return 2 if report.skipped else 0
 
 
+def cmd_eval(cfg: DictConfig) -> int:
+    from .io import get_reader
+    from .pipeline.evaluate import evaluate, find_ground_truth, write_plots
+
+    dataset = Path(cfg.input)
+    truth = Path(cfg.ground_truth) if cfg.ground_truth else find_ground_truth(dataset)
+    out = Path(cfg.output) if cfg.output else dataset.with_name(dataset.name + "_eval")
+    report = evaluate(get_reader(cfg.reader, dataset), truth, cfg.sync_stride)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, indent=1))
+    plots = write_plots(report, out / "plots")
+    print(f"eval: {len(report['episodes'])} episodes, ground truth: {truth or 'none'}")
+    for key, value in report["summary"].items():
+        print(f"  {key}: {value}")
+    print(f"report: {out / 'eval.json'}; {len(plots)} plots in {out / 'plots'}")
+    return 2 if report["skipped"] else 0
+
+
 def cmd_demo(cfg: DictConfig) -> int:
     """sample -> augment (head_to_gripper, virtual_wrist) -> LeRobot dataset + previews + report."""
     out = Path(cfg.output).resolve()
@@ -122,7 +140,7 @@ def not_built(verb: str):
     return run
 
 
-COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "demo": cmd_demo}
+COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo}
 
 
 def usage() -> str:

@@ -88,3 +88,17 @@ def test_virtual_wrist_follows_the_wrist_at_its_offset(augmented):
     relative = np.linalg.inv(wrist) @ virtual  # constant: rigidly attached
     np.testing.assert_allclose(relative, np.repeat(relative[:1], len(relative), 0), atol=1e-6)
     np.testing.assert_allclose(relative[0, :3, 3], [0.0, -0.04, -0.06], atol=1e-6)
+
+
+def test_eval_scores_the_written_dataset(augmented, tmp_path):
+    _, out = augmented
+    assert main(["eval", f"input={out}", f"output={tmp_path / 'eval'}", "sync_stride=10"]) == 0
+    report = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert report["ground_truth"] and report["ground_truth"].endswith("ground_truth")  # found via report.json
+    cams = report["episodes"][0]["cameras"]
+    left = cams["hand_left_synth"]
+    assert left["replaces"] == "hand_left" and len(left["psnr_per_frame"]) == 20
+    assert left["psnr_visible"] > left["psnr"] and left["colour_consistency"] > 0.8
+    assert cams["virtual_wrist_0"]["replaces"] is None and "psnr" not in cams["virtual_wrist_0"]
+    assert "synthesized" in report["episodes"][0]["view_sync"] and "recorded" in report["episodes"][0]["view_sync"]
+    assert len(list((tmp_path / "eval" / "plots").glob("*.png"))) == 1
