@@ -41,11 +41,8 @@ os.environ.setdefault("SVT_LOG", "1")  # as embodied_rerender.video sets it; the
 
 import numpy as np
 
-
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
+sys.path.insert(0, str(Path(__file__).parent))
+from read_agibot import plain_pyav_sequential, timed  # noqa: E402  the same baseline in both scripts
 
 
 def dir_mb(path: Path) -> float:
@@ -53,20 +50,6 @@ def dir_mb(path: Path) -> float:
 
 
 # -- baselines ---------------------------------------------------------------------------------
-def plain_pyav_sequential(path: Path) -> int:
-    """Decode every frame of one video to RGB with PyAV, nothing else (as in read_agibot.py)."""
-    import av
-
-    n = 0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            frame.to_ndarray(format="rgb24")
-            n += 1
-    return n
-
-
 def decoded_frames(paths: list[Path]):
     """The RGB frames of several videos in lockstep: one list (a frame per video) per time step."""
     import av

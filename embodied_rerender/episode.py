@@ -43,30 +43,40 @@ class ArrayFrames:
 
 
 class VideoFrames:
-    """RGB frames of one video file, decoded on demand. `read` -> `(len, H, W, 3) uint8`."""
+    """RGB frames of one video file, or of the window `[first, first + length)` of it (an episode inside
+    a multi-episode LeRobot mp4), decoded on demand. `read` -> `(len, H, W, 3) uint8`."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, first: int = 0, length: int | None = None):
         from .video import VideoReader
 
         self.path = Path(path)
-        self._reader = VideoReader(path)
+        self.reader = VideoReader(path)
+        self.first, self._length = first, length
 
     def __len__(self) -> int:
-        return self._reader.num_frames
+        return self.reader.num_frames - self.first if self._length is None else self._length
+
+    @property
+    def whole_file(self) -> bool:
+        """True when the window is the entire file (so the file itself can be copied)."""
+        return self.first == 0 and len(self) == self.reader.num_frames
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self._reader.shape
+        return self.reader.shape
 
     @property
     def codec(self) -> str:
-        return self._reader.codec
+        return self.reader.codec
 
     def read(self, indices) -> np.ndarray:
-        return self._reader.read(indices)
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"frame index out of range [0, {len(self)}) in {self.path}")
+        return self.reader.read(idx + self.first)
 
     def close(self) -> None:
-        self._reader.close()
+        self.reader.close()
 
 
 class DepthPngFrames:

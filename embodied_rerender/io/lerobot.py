@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment
+from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment, VideoFrames
 from ..errors import ConsistencyError, DatasetError, FormatError
 from .base import EpisodeRef
 
@@ -119,10 +119,10 @@ def copyable_video(cam: CameraStream, fps: float) -> Path | None:
     It must be a single-stream file in a codec lerobot decodes, with exactly the episode's frames,
     starting at pts 0 with a constant `fps` spacing (LeRobot finds frame t at t / fps seconds).
     """
-    reader = getattr(cam.frames, "_reader", None)
-    if reader is None or reader.codec not in COPYABLE_CODECS:
+    frames = cam.frames
+    if not isinstance(frames, VideoFrames) or not frames.whole_file or frames.codec not in COPYABLE_CODECS:
         return None
-    return reader.path if reader.is_constant_rate_from_zero(fps) else None
+    return frames.path if frames.reader.is_constant_rate_from_zero(fps) else None
 
 
 def video_stats(frames: FrameSource, length: int) -> dict[str, np.ndarray]:
@@ -287,33 +287,6 @@ def _write_sidecar(root: Path, episodes: list[dict], cameras: dict) -> None:
 
 
 # -- reading -----------------------------------------------------------------------------------
-class EpisodeVideoFrames:
-    """The frames of one episode inside a (possibly multi-episode) LeRobot mp4. `read` -> `(n, H, W, 3) uint8`."""
-
-    def __init__(self, path: Path, first: int, length: int):
-        from ..video import VideoReader
-
-        self.path, self.first, self.length = Path(path), first, length
-        self._reader = VideoReader(path)
-
-    def __len__(self) -> int:
-        return self.length
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self._reader.shape
-
-    @property
-    def codec(self) -> str:
-        return self._reader.codec
-
-    def read(self, indices) -> np.ndarray:
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.length):
-            raise IndexError(f"frame index out of range [0, {self.length}) in {self.path}")
-        return self._reader.read(idx + self.first)
-
-
 class LeRobotReader:
     """`reader=lerobot`: any LeRobot v3 dataset as Episodes.
 
@@ -400,7 +373,7 @@ class LeRobotReader:
         path = self.root / self.info["video_path"].format(video_key=key, chunk_index=int(row[f"videos/{key}/chunk_index"]),
                                                           file_index=int(row[f"videos/{key}/file_index"]))
         first = int(round(float(row[f"videos/{key}/from_timestamp"]) * self.fps))
-        frames = EpisodeVideoFrames(path, first, length)
+        frames = VideoFrames(path, first, length)
         trajectory = None
         e_key, k_key = f"observation.cameras.{name}.extrinsics", f"observation.cameras.{name}.intrinsics"
         if e_key in data and k_key in data:
