@@ -153,11 +153,13 @@ class VideoReader:
 
     def _seek_to(self, index: int) -> None:
         """Position the decoder so that it next yields frames at or before `index`."""
+        fresh = self._container is None
         container = self._open()
         stream = container.streams.video[0]
         target = self._pts[index]
         key = self._key_pts[max(bisect.bisect_right(self._key_pts, target) - 1, 0)]
-        container.seek(key, stream=stream, backward=True, any_frame=False)
+        if not (fresh and key == self._key_pts[0]):  # a just-opened file already starts at its first keyframe
+            container.seek(key, stream=stream, backward=True, any_frame=False)
         self._frames = container.decode(stream)
         self._next_index = self._pts_to_index.get(key, 0)
 
