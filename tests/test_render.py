@@ -74,6 +74,18 @@ def test_magnified_plane_has_no_cracks():
     assert ref.mask.float().mean() < 0.2  # the point splat leaves ~15/16 of the pixels empty
 
 
+def test_candidate_budget_does_not_change_the_result():
+    Hs, Ws, f = 48, 64, 60.0
+    img, depth = _textured_plane(Hs, Ws), torch.full((Hs, Ws), 2.0)
+    depth[10:20, 10:30] = 1.2  # an occluder, so the z-buffer has real work
+    args = _splat_args([img, img.flip(-1)], [depth, depth.flip(-1)], [_K(f, Hs, Ws)] * 2, [_pose(), _pose(0.1)],
+                       _K(f, Hs, Ws), _pose(0.05, -0.03, 1.2))
+    whole = forward_splat(*args, (Hs, Ws))
+    sliced = forward_splat(*args, (Hs, Ws), max_candidates=500)
+    assert torch.equal(whole.image, sliced.image) and torch.equal(whole.mask, sliced.mask)
+    assert torch.equal(whole.depth, sliced.depth)
+
+
 def test_vectorized_matches_reference_without_magnification():
     # Two views of a plane with a nearer box, translated sideways: every splat is one pixel, occlusions happen.
     B, H, W, f = 2, 30, 40, 35.0

@@ -93,7 +93,7 @@ class MemoryBank:
         """`(N,)` relevance of every view (or of `candidates`) to `target`; higher is better."""
         idx = list(range(len(self.views))) if candidates is None else candidates
         if method == "covisibility":
-            return np.array([self._covisibility(self.views[i].trajectory, target, generator) for i in idx])
+            return self._covisibility([self.views[i].trajectory for i in idx], target, generator)
         if method == "pose":
             return np.array([-_pose_distance(self.views[i].trajectory, target) for i in idx])
         if method == "random":
@@ -112,21 +112,25 @@ class MemoryBank:
         full[candidates] = scores
         return Retrieval(chosen, full)
 
-    def _covisibility(self, memory: CameraTrajectory, target: CameraTrajectory, generator) -> float:
+    def _covisibility(self, memory: list[CameraTrajectory], target: CameraTrajectory, generator) -> np.ndarray:
+        """`(N,)` Algorithm 1 scores, one vectorized call per group of views with the same frames and size."""
         from ..geometry.camera import resize_intrinsics
-        from ..geometry.covisibility import covisibility
+        from ..geometry.covisibility import covisibility_many
 
-        def tensors(traj: CameraTrajectory):
-            return (torch.as_tensor(traj.intrinsics_per_frame(), dtype=torch.float32, device=self.device),
-                    torch.as_tensor(traj.extrinsics, dtype=torch.float32, device=self.device))
-
-        mk, mc = tensors(memory)
-        tk, tc = tensors(target)
-        size = (memory.height, memory.width)
-        if (target.height, target.width) != size:  # visibility does not depend on resolution: test at one size
-            tk = resize_intrinsics(tk, (target.height, target.width), size)
         gen = generator or torch.Generator(device=self.device).manual_seed(0)
-        return float(covisibility(mk, mc, tk, tc, *size, self.near, self.far, self.num_samples, gen))
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
+        scores = np.zeros(len(memory))
+        groups: dict[tuple[int, int, int], list[int]] = {}
+        for i, traj in enumerate(memory):
+            groups.setdefault((len(traj), traj.height, traj.width), []).append(i)
+        for (_, h, w), members in groups.items():
+            mk = torch.stack([as_t(memory[i].intrinsics_per_frame()) for i in members])
+            mc = torch.stack([as_t(memory[i].extrinsics) for i in members])
+            tk, tc = as_t(target.intrinsics_per_frame()), as_t(target.extrinsics)
+            if (target.height, target.width) != (h, w):  # visibility does not depend on resolution: test at one size
+                tk = resize_intrinsics(tk, (target.height, target.width), (h, w))
+            scores[members] = covisibility_many(mk, mc, tk, tc, h, w, self.near, self.far, self.num_samples, gen).cpu().numpy()
+        return scores
 
     # -- persistence -------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:

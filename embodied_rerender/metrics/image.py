@@ -86,20 +86,25 @@ def ssim_map(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tens
     return s.mean(1).reshape(*lead, H, W)
 
 
-def ssim(a, b, mask=None, window: int = 11, sigma: float = 1.5) -> Tensor:
+def ssim(a, b, mask=None, window: int = 11, sigma: float = 1.5, chunk: int = 8) -> Tensor:
     """Structural similarity per frame.
 
     Args:
         a, b: images, uint8 ``(..., H, W, C)`` or float ``(..., C, H, W)`` in [0, 1].
         mask: optional ``(..., H, W)`` bool: the SSIM map is averaged over these pixels (the windows around
             them still see their neighbours, masked or not).
+        chunk: frames per SSIM map (five float moment maps per frame: a whole video at once took gigabytes).
 
     Returns:
         ``(...)`` float64 in [-1, 1]; 1 for identical frames, NaN for an empty mask.
     """
     a, b = to_float_chw(a), to_float_chw(b).to(a.device)
     m = _mask(mask, a)
-    return (ssim_map(a, b, window, sigma) * m).sum((-2, -1)) / m.sum((-2, -1))
+    lead, (C, H, W) = a.shape[:-3], a.shape[-3:]
+    a, b, m = a.reshape(-1, C, H, W), b.reshape(-1, C, H, W), m.expand(*lead, H, W).reshape(-1, H, W)
+    out = [(ssim_map(a[i:i + chunk], b[i:i + chunk], window, sigma) * m[i:i + chunk]).sum((-2, -1))
+           / m[i:i + chunk].sum((-2, -1)) for i in range(0, a.shape[0], chunk)]
+    return torch.cat(out).reshape(lead) if out else torch.zeros(lead, dtype=torch.float64)
 
 
 def mean_metric(values) -> float:

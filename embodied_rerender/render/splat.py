@@ -109,18 +109,22 @@ def _check(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K
         raise ValueError(f"tgt_K/tgt_c2w must be (B, 3, 3)/(B, 4, 4), got {tuple(tgt_K.shape)}/{tuple(tgt_c2w.shape)}")
 
 
-def _resolve(lin: Tensor, zc: Tensor, pid: Tensor, n_pix: int) -> tuple[Tensor, Tensor]:
-    """Z-buffer over candidates: per target pixel the smallest ``zc``, exact ties to the smallest ``pid``.
+def _resolve(batches, n_pix: int, dtype, device) -> tuple[Tensor, Tensor]:
+    """Z-buffer over candidates: per target pixel the smallest depth, exact ties to the smallest point id.
 
-    lin, zc, pid ``(M,)``: flat target pixel, candidate depth, flat source point id.
-    Returns the winning point id per pixel ``(n_pix,)`` (``-1`` where none) and the covered mask.
+    batches: a callable returning an iterator of (lin, zc, pid) ``(M,)`` chunks (flat target pixel,
+    candidate depth, flat source point id); it is walked twice (depths first, then the winners), so
+    memory stays at one chunk. Returns the winning point id per pixel ``(n_pix,)`` (``-1`` where none)
+    and the covered mask.
     """
-    zbuf = torch.full((n_pix,), math.inf, dtype=zc.dtype, device=zc.device)
-    zbuf = zbuf.scatter_reduce(0, lin, zc, reduce="amin")
-    win = zc == zbuf[lin]  # the buffer holds one of the candidates' exact values
+    zbuf = torch.full((n_pix,), math.inf, dtype=dtype, device=device)
+    for lin, zc, _ in batches():
+        zbuf = zbuf.scatter_reduce(0, lin, zc, reduce="amin")
     none = torch.iinfo(torch.int64).max
-    best = torch.full((n_pix,), none, dtype=torch.int64, device=zc.device)
-    best = best.scatter_reduce(0, lin[win], pid[win], reduce="amin")
+    best = torch.full((n_pix,), none, dtype=torch.int64, device=device)
+    for lin, zc, pid in batches():
+        win = zc == zbuf[lin]  # the buffer holds one of the candidates' exact values
+        best = best.scatter_reduce(0, lin[win], pid[win], reduce="amin")
     covered = best != none
     return torch.where(covered, best, torch.full_like(best, -1)), covered
 
@@ -138,7 +142,7 @@ def _gather(images: Tensor, z: Tensor, best: Tensor, covered: Tensor, out_size: 
 
 
 def forward_splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
-                  out_size: tuple[int, int], max_splat: int = 9) -> SplatResult:
+                  out_size: tuple[int, int], max_splat: int = 9, max_candidates: int = 1 << 23) -> SplatResult:
     """Warp V context views into one target camera per frame, vectorized over frames and views.
 
     Args:
@@ -150,6 +154,7 @@ def forward_splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor
         tgt_c2w: ``(B, 4, 4)`` target camera-to-world.
         out_size: ``(H, W)`` of the target.
         max_splat: largest splat side in target pixels (bounds the cost and the smear of grazing surfaces).
+        max_candidates: splat pixels materialized at once (bounds memory; the result does not depend on it).
 
     Returns:
         :class:`SplatResult` with image ``(B, C, H, W)``, depth ``(B, H, W)`` and mask ``(B, H, W)``.
@@ -170,33 +175,40 @@ def forward_splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor
     # Far off-image points could overflow the integer pixel maths; they can never land inside anyway.
     uv_v = uv_v.clamp(-2.0 * max_splat - max(H, W), 2.0 * max_splat + 2 * max(H, W))
 
-    lins, zcs, pids = [], [], []
-    for k in torch.unique(k_v).tolist():  # at most max_splat groups, each fully vectorized
-        sel = (k_v == k).nonzero(as_tuple=True)[0]
-        p_uv, p_z, p_id, p_b = uv_v[sel], z_v[sel], pid[sel], b_idx[sel]
-        # A k-wide square centred at uv covers the pixel centres in [uv - k/2, uv + k/2).
-        start = torch.ceil(p_uv - k / 2.0).to(torch.int64)  # (P, 2)
-        off = torch.arange(k, device=uv.device)
-        oy, ox = torch.meshgrid(off, off, indexing="ij")
-        px = start[:, None, 0] + ox.reshape(1, -1)  # (P, k*k)
-        py = start[:, None, 1] + oy.reshape(1, -1)
-        zc = p_z[:, None].expand(-1, k * k)
-        if k > 1:
-            r2 = ((px.to(dtype) - p_uv[:, None, 0]) ** 2 + (py.to(dtype) - p_uv[:, None, 1]) ** 2) / (k / 2.0) ** 2
-            zc = zc * (1.0 + _SPLAT_DEPTH_BIAS * r2.clamp(max=1.0))
-        inside = (px >= 0) & (px < W) & (py >= 0) & (py < H)
-        lin = (p_b[:, None] * H + py) * W + px
-        lins.append(lin[inside])
-        zcs.append(zc[inside])
-        pids.append(p_id[:, None].expand(-1, k * k)[inside])
-
-    if lins:
-        lin, zc, cand = torch.cat(lins), torch.cat(zcs), torch.cat(pids)
-    else:
-        lin = cand = torch.zeros(0, dtype=torch.int64, device=uv.device)
-        zc = torch.zeros(0, dtype=dtype, device=uv.device)
-    best, covered = _resolve(lin, zc, cand, B * H * W)
+    batches = lambda: _candidates(uv_v, z_v, k_v, pid, b_idx, (H, W), max_candidates)  # noqa: E731
+    best, covered = _resolve(batches, B * H * W, dtype, uv.device)
     return _gather(images, z, best, covered, out_size)
+
+
+def _candidates(uv: Tensor, z: Tensor, k: Tensor, pid: Tensor, b_idx: Tensor, size: tuple[int, int],
+                max_candidates: int):
+    """Yield (lin, zc, pid) for every pixel of every splat, at most about `max_candidates` at a time.
+
+    Points are grouped by splat side k (each group fully vectorized) and sliced so a batch never holds
+    more than the budget: a close-up wrist camera turns one source pixel into up to max_splat**2
+    candidates, and materializing them all at once took gigabytes.
+    """
+    H, W = size
+    dtype = z.dtype
+    for side in torch.unique(k).tolist():
+        sel_all = (k == side).nonzero(as_tuple=True)[0]
+        step = max(1, max_candidates // (side * side))
+        off = torch.arange(side, device=uv.device)
+        oy, ox = torch.meshgrid(off, off, indexing="ij")
+        for lo in range(0, len(sel_all), step):
+            sel = sel_all[lo: lo + step]
+            p_uv, p_z = uv[sel], z[sel]
+            # A k-wide square centred at uv covers the pixel centres in [uv - k/2, uv + k/2).
+            start = torch.ceil(p_uv - side / 2.0).to(torch.int64)  # (P, 2)
+            px = start[:, None, 0] + ox.reshape(1, -1)  # (P, k*k)
+            py = start[:, None, 1] + oy.reshape(1, -1)
+            zc = p_z[:, None].expand(-1, side * side)
+            if side > 1:
+                r2 = ((px.to(dtype) - p_uv[:, None, 0]) ** 2 + (py.to(dtype) - p_uv[:, None, 1]) ** 2) / (side / 2.0) ** 2
+                zc = zc * (1.0 + _SPLAT_DEPTH_BIAS * r2.clamp(max=1.0))
+            inside = (px >= 0) & (px < W) & (py >= 0) & (py < H)
+            lin = (b_idx[sel][:, None] * H + py) * W + px
+            yield lin[inside], zc[inside], pid[sel][:, None].expand(-1, side * side)[inside]
 
 
 def forward_splat_reference(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor,
@@ -221,7 +233,8 @@ def forward_splat_reference(images: Tensor, depths: Tensor, src_K: Tensor, src_c
         keep = valid & (px >= 0) & (px < W) & (py >= 0) & (py < H)
         b = torch.arange(B, device=depths.device)[:, None].expand_as(px)
         pid = b * (Hs * Ws) + torch.arange(Hs * Ws, device=depths.device)
-        best, covered = _resolve(((b * H + py) * W + px)[keep], z[keep], pid[keep], B * H * W)
+        one = (((b * H + py) * W + px)[keep], z[keep], pid[keep])
+        best, covered = _resolve(lambda: iter([one]), B * H * W, z.dtype, z.device)
         view = _gather(images[:, v:v + 1], z, best, covered, out_size)
         nearer = view.mask & (view.depth < out_z)  # strict: the earlier view keeps exact ties
         out_img = torch.where(nearer.unsqueeze(1), view.image, out_img)
