@@ -42,7 +42,8 @@ os.environ.setdefault("SVT_LOG", "1")  # as embodied_rerender.video sets it; the
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from read_agibot import plain_pyav_sequential, timed  # noqa: E402  the same baseline in both scripts
+from read_agibot import plain_pyav_sequential  # noqa: E402  the same baseline in both scripts
+from timing import timed  # noqa: E402
 
 
 def dir_mb(path: Path) -> float:

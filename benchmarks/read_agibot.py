@@ -19,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 
+from timing import timed  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
+
+
 def plain_pyav_sequential(path: Path, keep: bool = False) -> int | np.ndarray:
     """Baseline: decode every frame to RGB with PyAV. keep: stack them into `(T, H, W, 3) uint8`, as a
     caller that uses the frames must; otherwise return the count."""
@@ -50,12 +53,6 @@ def plain_pyav_random(path: Path, indices: list[int], fps: float) -> int:
                     frame.to_ndarray(format="rgb24")
                     break
     return len(indices)
-
-
-def timed(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def main() -> None:
