@@ -18,7 +18,7 @@ VERBS = {
     "inspect": "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
     "convert": "reader to writer, no synthesis",
     "augment": "read, synthesize target views, write",
-    "train": "train the learned generator (not built yet)",
+    "train": "train the learned generator (flow-matching video DiT)",
     "stream": "real-time streaming synthesis (not built yet)",
     "eval": "score synthesized views against ground truth; JSON report and plots",
     "demo": "the embedded default on the built-in sample scene",
@@ -116,6 +116,22 @@ def cmd_eval(cfg: DictConfig) -> int:
         print(f"  {key}: {value}")
     print(f"report: {out / 'eval.json'}; {len(plots)} plots in {out / 'plots'}")
     return 2 if report["skipped"] else 0
+
+
+def cmd_train(cfg: DictConfig) -> int:
+    from .train.trainer import TrainConfig, train
+
+    options = OmegaConf.to_container(cfg, resolve=True)
+    pack_input = options.pop("pack_input", None)
+    if pack_input:
+        from .train.data import PackConfig, pack_episodes
+
+        m = options["model"]
+        pack_episodes(pack_input, options["data"], PackConfig(height=m["height"], width=m["width"], clip=m["frames"]))
+    summary = train(TrainConfig.from_dict(options))
+    print(f"train: {summary['steps']} steps in {summary['elapsed_s']} s, loss {summary['first_loss']} -> "
+          f"{summary['final_loss']}; weights {Path(cfg.output) / 'model.safetensors'}")
+    return 0
 
 
 def cmd_demo(cfg: DictConfig) -> int:

@@ -2,9 +2,10 @@
 
 from .base import Synthesis, Synthesizer
 from .loop import Step, Target, run_autoregressive, seed_bank
+from .learned import HybridSynthesizer, LearnedSynthesizer
 from .warp import WarpSynthesizer
 
-SYNTHESIZERS = {"warp": WarpSynthesizer}
+SYNTHESIZERS = {"warp": WarpSynthesizer, "learned": LearnedSynthesizer, "hybrid": HybridSynthesizer}
 
 
 def get_synthesizer(name: str, **options) -> Synthesizer:
@@ -13,5 +14,5 @@ def get_synthesizer(name: str, **options) -> Synthesizer:
     return SYNTHESIZERS[name](**options)
 
 
-__all__ = ["Synthesis", "Synthesizer", "Target", "Step", "run_autoregressive", "seed_bank", "WarpSynthesizer",
+__all__ = ["Synthesis", "Synthesizer", "Target", "Step", "run_autoregressive", "seed_bank", "WarpSynthesizer", "LearnedSynthesizer", "HybridSynthesizer",
            "get_synthesizer", "SYNTHESIZERS"]

@@ -1,0 +1,106 @@
+"""Checkpoints as safetensors + JSON (design §4: never pickle).
+
+A model checkpoint is `<stem>.safetensors` (weights) beside `<stem>.json` (`{"model": backbone config,
+"flow": FlowConfig, ...}`); a training checkpoint adds `<stem>.optim.safetensors` (AdamW moments, RNG
+state) so a run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .dit import DiTConfig, VideoDiT
+from .flow import FlowConfig
+
+BACKBONES = {"dit": lambda cfg: VideoDiT(DiTConfig.from_dict(cfg))}
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    stem = path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
+
+
+def _atomic(write, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp{os.getpid()}")
+    write(str(tmp))
+    os.replace(tmp, target)
+
+
+def save_model(path: str | Path, model: nn.Module, flow: FlowConfig, meta: dict | None = None,
+               dtype: torch.dtype | None = None) -> Path:
+    """Write weights (optionally cast, e.g. to bfloat16 to halve the file) and the JSON config; returns the weights path."""
+    from safetensors.torch import save_file
+
+    model = getattr(model, "module", model)  # unwrap DDP
+    weights, config = _paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
+             for k, v in model.state_dict().items()}
+    _atomic(lambda p: save_file(state, p), weights)
+    body = {"model": model.config(), "flow": flow.to_dict(), **(meta or {})}
+    _atomic(lambda p: Path(p).write_text(json.dumps(body, indent=1)), config)
+    return weights
+
+
+def read_config(path: str | Path) -> dict:
+    return json.loads(_paths(path)[1].read_text())
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, FlowConfig, dict]:
+    """Rebuild the backbone named in the JSON and load its weights (in float32). Returns (model, flow, config)."""
+    from safetensors.torch import load_file
+
+    weights, _ = _paths(path)
+    config = read_config(path)
+    model_cfg = dict(config["model"])
+    name = model_cfg.pop("backbone", "dit")
+    if name not in BACKBONES:
+        raise ValueError(f"{weights}: unknown backbone {name!r}; known: {', '.join(BACKBONES)}")
+    model = BACKBONES[name](model_cfg)
+    state = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(weights)).items()}
+    model.load_state_dict(state)
+    return model.to(device).eval(), FlowConfig.from_dict(config.get("flow", {})), config
+
+
+def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module,
+                   extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """AdamW state keyed by parameter name (`<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`)."""
+    from safetensors.torch import save_file
+
+    model = getattr(model, "module", model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    tensors = {}
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                value = value if torch.is_tensor(value) else torch.tensor(value)
+                tensors[f"{names[id(p)]}.{key}"] = value.detach().cpu().contiguous()
+    for key, value in (extra_tensors or {}).items():
+        tensors[f"__extra__.{key}"] = value.detach().cpu().contiguous()
+    weights, _ = _paths(path)
+    target = weights.with_name(weights.name.replace(".safetensors", ".optim.safetensors"))
+    _atomic(lambda p: save_file(tensors, p), target)
+    return target
+
+
+def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Restore what :func:`save_optimizer` wrote; returns the extra tensors."""
+    from safetensors.torch import load_file
+
+    model = getattr(model, "module", model)
+    weights, _ = _paths(path)
+    tensors = load_file(str(weights.with_name(weights.name.replace(".safetensors", ".optim.safetensors"))))
+    params = dict(model.named_parameters())
+    for key, value in tensors.items():
+        if key.startswith("__extra__."):
+            continue
+        name, field = key.rsplit(".", 1)
+        p = params[name]
+        optimizer.state[p][field] = value.to(p.device) if field != "step" else value
+    return {k[len("__extra__."):]: v for k, v in tensors.items() if k.startswith("__extra__.")}

@@ -1,0 +1,2 @@
+"""Training the learned generators: packed shards (`data`), the pair sampler with co-visibility retrieval
+(`pairs`), the progressive-context / self-conditioning trainer (`trainer`) and held-out scoring (`evaluate`)."""

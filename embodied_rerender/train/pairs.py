@@ -1,0 +1,157 @@
+"""Training pairs: a target clip of a recorded wrist camera and k context clips chosen like inference does.
+
+Slot 0 is always the head camera over the same frames (the source video the generator re-renders and the
+reference frame of every raymap). Slots 1..k-1 come from the other clips of the episode, i.e. the other
+cameras and other time windows, ranked by the frustum co-visibility precomputed at packing time
+(Algorithm 1), or drawn uniformly for the random-retrieval ablation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .data import read_shard, shard_paths
+
+
+@dataclass
+class Batch:
+    """One training batch (CPU or device tensors).
+
+    target: `(B, 3, T, h, w)` float in [-1, 1]; target_K `(B, 3, 3)`; target_c2w `(B, T, 4, 4)`.
+    context: `(B, k, 3, T, h, w)`; context_K `(B, k, 3, 3)`; context_c2w `(B, k, T, 4, 4)`;
+    context_mask: `(B, k)` bool; context_ids: `(B, k, 3)` long (episode, camera, start) of each slot.
+    prior: `(B, 4, T, h, w)` warp RGB + coverage in [-1, 1]; clean: `(B, F)` bool clean token-frames.
+    """
+
+    target: torch.Tensor
+    target_K: torch.Tensor
+    target_c2w: torch.Tensor
+    context: torch.Tensor
+    context_K: torch.Tensor
+    context_c2w: torch.Tensor
+    context_mask: torch.Tensor
+    context_ids: torch.Tensor
+    prior: torch.Tensor
+    clean: torch.Tensor
+
+    def to(self, device) -> "Batch":
+        return Batch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
+
+    def split(self, parts: int, index: int) -> "Batch":
+        """The `index`-th of `parts` equal slices along the batch (data-parallel ranks)."""
+        n = self.target.shape[0] // parts
+        return Batch(*(getattr(self, f)[index * n:(index + 1) * n] for f in self.__dataclass_fields__))
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 `(..., h, w, 3)` frames -> float `(..., 3, h, w)` in [-1, 1]."""
+    return x.movedim(-1, -3).float() / 127.5 - 1.0
+
+
+class PairSampler:
+    """Samples :class:`Batch`es from packed episode shards.
+
+    retrieval: "covisibility" (top scores, with a small Gumbel jitter so near-ties vary between epochs)
+    or "random"; patch_t: frames per token-frame (the clean overlap is one token-frame);
+    overlap_prob: share of samples whose first token-frame is given clean (long-video chunk continuation).
+    """
+
+    def __init__(self, shards: list[tuple[dict, dict]], k_max: int = 4, retrieval: str = "covisibility",
+                 jitter: float = 0.02, patch_t: int = 2, overlap_prob: float = 0.3):
+        if not shards:
+            raise ValueError("no training shards")
+        self.episodes = shards
+        self.k_max, self.retrieval, self.jitter = k_max, retrieval, jitter
+        self.patch_t, self.overlap_prob = patch_t, overlap_prob
+        meta = shards[0][1]
+        self.clip, self.height, self.width = meta["clip"], meta["height"], meta["width"]
+        self.cameras = meta["cameras"]
+        # Convert once to float (T, C, h, w) in [-1, 1]: per-sample uint8 -> float copies of strided
+        # slices made the first GPU run input-bound (5 samples/s; see docs/results.md).
+        self.video = []
+        for tensors, m in shards:
+            v = {c: to_unit(tensors[f"{c}.frames"]).contiguous() for c in m["cameras"]}
+            for wr in m["wrists"]:
+                cov = tensors[f"{wr}.covered"].float()[:, None] / 127.5 - 1.0
+                v[f"{wr}.prior"] = torch.cat([to_unit(tensors[f"{wr}.prior"]), cov], dim=1).contiguous()
+            self.video.append(v)
+        self.device = torch.device("cpu")
+
+    def to(self, device) -> "PairSampler":
+        """Keep the decoded clips on `device` (a GPU assembles batches far faster than a small CPU)."""
+        self.device = torch.device(device)
+        self.video = [{k: v.to(self.device) for k, v in ep.items()} for ep in self.video]
+        return self
+
+    @classmethod
+    def from_dir(cls, root, **kw) -> "PairSampler":
+        return cls([read_shard(p) for p in shard_paths(root)], **kw)
+
+    def clip_frames(self, e: int, cam: str, start: int) -> torch.Tensor:
+        """`(3, T, h, w)` float clip in [-1, 1]."""
+        return self.video[e][cam][start:start + self.clip].transpose(0, 1)
+
+    def _contexts(self, e: int, wrist: str, si: int, k: int, gen: torch.Generator) -> list[tuple[str, int]]:
+        tensors, meta = self.episodes[e]
+        starts, cams = meta["starts"], meta["cameras"]
+        chosen = [("head", starts[si])]
+        cands = [(c, s) for c in cams for s in range(len(starts))
+                 if not (c == wrist and s == si) and not (c == "head" and s == si)]
+        if k <= 1 or not cands:
+            return chosen
+        if self.retrieval == "random":
+            order = torch.randperm(len(cands), generator=gen).tolist()
+        else:
+            row = tensors[f"covis.{wrist}"][si]
+            scores = torch.stack([row[cams.index(c) * len(starts) + s] for c, s in cands])
+            gumbel = -torch.log(-torch.log(torch.rand(len(cands), generator=gen).clamp(1e-9, 1 - 1e-9)))
+            order = torch.argsort(scores + self.jitter * gumbel, descending=True).tolist()
+        chosen += [(cands[j][0], starts[cands[j][1]]) for j in order[:k - 1]]
+        return chosen
+
+    def batch_for(self, clips: list[tuple[int, str, int]]) -> Batch:
+        """k = 1 batches for given (episode, wrist camera, start) clips: head context, warp prior (self-conditioning)."""
+        return self._build([(e, cam, start, [("head", start)], False) for e, cam, start in clips])
+
+    def sample(self, batch_size: int, k: int, generator: torch.Generator) -> Batch:
+        """A batch whose samples carry `k` contexts (slots k..k_max-1 empty, masked)."""
+        k = min(k, self.k_max)
+        items = []
+        for _ in range(batch_size):
+            e = int(torch.randint(len(self.episodes), (1,), generator=generator))
+            meta = self.episodes[e][1]
+            wrist = meta["wrists"][int(torch.randint(len(meta["wrists"]), (1,), generator=generator))]
+            si = int(torch.randint(len(meta["starts"]), (1,), generator=generator))
+            ctx = self._contexts(e, wrist, si, k, generator)
+            overlap = float(torch.rand((), generator=generator)) < self.overlap_prob
+            items.append((e, wrist, meta["starts"][si], ctx, overlap))
+        return self._build(items)
+
+    def _build(self, items) -> Batch:
+        T, h, w, K = self.clip, self.height, self.width, self.k_max
+        out = {n: [] for n in Batch.__dataclass_fields__}
+        for e, wrist, s, ctx, overlap in items:
+            tensors = self.episodes[e][0]
+            out["target"].append(self.clip_frames(e, wrist, s))
+            out["target_K"].append(tensors[f"{wrist}.K"])
+            out["target_c2w"].append(tensors[f"{wrist}.c2w"][s:s + T])
+            out["prior"].append(self.clip_frames(e, f"{wrist}.prior", s))
+            empty = torch.zeros(3, T, h, w, device=self.device)
+            frames = [self.clip_frames(e, cam, start) for cam, start in ctx] + [empty] * (K - len(ctx))
+            Ks = torch.eye(3).repeat(K, 1, 1)
+            c2w = torch.eye(4).repeat(K, T, 1, 1)
+            ids = torch.full((K, 3), -1, dtype=torch.long)
+            for j, (cam, start) in enumerate(ctx):
+                Ks[j], c2w[j] = tensors[f"{cam}.K"], tensors[f"{cam}.c2w"][start:start + T]
+                ids[j] = torch.tensor([e, self.cameras.index(cam), start])
+            out["context"].append(torch.stack(frames))
+            out["context_K"].append(Ks)
+            out["context_c2w"].append(c2w)
+            out["context_mask"].append(torch.arange(K) < len(ctx))
+            out["context_ids"].append(ids)
+            clean = torch.zeros(T // self.patch_t, dtype=torch.bool)
+            clean[0] = overlap
+            out["clean"].append(clean)
+        return Batch(**{n: torch.stack(v).to(self.device) for n, v in out.items()})

@@ -1,0 +1,266 @@
+"""The trainer: flow matching with progressive context (k = 1 -> 2 -> 3 -> 4) and a self-conditioning stage.
+
+Stages follow the seed: training starts with one context video (the head clip) and widens k stage by stage,
+since large k from scratch trains unstably; the last stage replaces the wrist-camera contexts by the model's
+own generations, so at inference it tolerates its imperfect outputs written back into the memory bank.
+Stage lengths are steps (`stage_steps`, `self_cond_steps`); with `time_limit_s` the same proportions are laid
+over the wall-clock budget instead (progress = max(steps done / total, time used / limit)), so a fixed device
+lease always reaches the last stage.
+
+Single process or torchrun (DDP, NCCL on CUDA, gloo on CPU): each rank draws its own batches from
+`seed + rank`; rank 0 logs (CSV), draws sample grids (PNG) and writes checkpoints (safetensors + JSON).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from ..models import (Conditioning, DiTConfig, FlowConfig, VideoDiT, clip_raymaps, flow_loss, load_model,
+                      load_optimizer, sample, sample_timesteps, save_model, save_optimizer)
+from .pairs import Batch, PairSampler
+
+
+@dataclass
+class TrainConfig:
+    """See configs/train.yaml for every key."""
+
+    data: str = ""
+    output: str = ""
+    mode: str = "hybrid"  # hybrid: warp render + mask as inputs; learned: contexts only
+    model: dict = field(default_factory=dict)
+    flow: dict = field(default_factory=dict)
+    batch_size: int = 16
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    warmup: int = 100
+    grad_clip: float = 1.0
+    stage_steps: list = field(default_factory=lambda: [400, 300, 200, 100])
+    self_cond_steps: int = 100
+    self_cond_prob: float = 0.5
+    self_cond_sample_steps: int = 4
+    time_limit_s: float = 0.0
+    retrieval: str = "covisibility"
+    overlap_prob: float = 0.3
+    log_every: int = 10
+    save_every: int = 500
+    sample_every: int = 0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    resume: bool = True
+    export_dtype: str = "bfloat16"  # the final weights file (model.safetensors); last.* stays float32
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown train options {sorted(unknown)}")
+        return cls(**d)
+
+    def model_config(self) -> DiTConfig:
+        model = dict(self.model)
+        model.setdefault("prior_channels", 4 if self.mode == "hybrid" else 0)
+        return DiTConfig.from_dict(model)
+
+
+def stage_at(cfg: TrainConfig, progress: float) -> tuple[int, int, bool]:
+    """(stage index, k, self-conditioning?) at `progress` in [0, 1]."""
+    lengths = list(cfg.stage_steps) + [cfg.self_cond_steps]
+    total = sum(lengths)
+    edge = 0.0
+    for i, n in enumerate(lengths):
+        edge += n / total
+        if progress < edge or i == len(lengths) - 1:
+            if i < len(cfg.stage_steps):
+                return i, i + 1, False
+            return i, len(cfg.stage_steps), True
+    raise AssertionError
+
+
+def conditioning(batch: Batch, mcfg: DiTConfig, k: int | None = None) -> Conditioning:
+    """Model inputs of a batch: raymaps in the frame of each sample's first context camera (first frame)."""
+    k = batch.context.shape[1] if k is None else k
+    B, _, T, h, w = batch.target.shape
+    reference = batch.context_c2w[:, 0, 0]
+    target_rays = clip_raymaps(batch.target_K, batch.target_c2w, reference, h, w)
+    ctx_rays = clip_raymaps(batch.context_K[:, :k].reshape(B * k, 3, 3), batch.context_c2w[:, :k].reshape(B * k, T, 4, 4),
+                            reference.repeat_interleave(k, 0), h, w).view(B, k, 6, T, h, w)
+    return Conditioning(target_rays, batch.context[:, :k], ctx_rays, batch.context_mask[:, :k],
+                        batch.prior if mcfg.hybrid else None)
+
+
+def loss_on(model, batch: Batch, mcfg: DiTConfig, t: torch.Tensor, eps: torch.Tensor, k: int,
+            drop: torch.Tensor | None = None) -> torch.Tensor:
+    """Flow loss of `batch` with its first `k` contexts; `drop (B,)` bool removes all contexts of a sample (CFG)."""
+    cond = conditioning(batch, mcfg, k)
+    if drop is not None and cond.context_mask is not None:
+        cond.context_mask = cond.context_mask & ~drop[:, None]
+    return flow_loss(model, batch.target, cond, t, eps, batch.clean)
+
+
+def self_condition(model, sampler: PairSampler, batch: Batch, mcfg: DiTConfig, steps: int, prob: float,
+                   generator: torch.Generator, device, amp_dtype) -> Batch:
+    """Replace wrist-camera context clips (slots >= 1) by the model's own head -> wrist generations."""
+    ids = batch.context_ids.cpu()
+    wrist_ids = {sampler.cameras.index(c) for c in ("hand_left", "hand_right") if c in sampler.cameras}
+    picks = [(b, j) for b in range(ids.shape[0]) for j in range(1, ids.shape[1])
+             if int(ids[b, j, 1]) in wrist_ids and float(torch.rand((), generator=generator)) < prob]
+    if not picks:
+        return batch
+    sub = sampler.batch_for([(int(ids[b, j, 0]), sampler.cameras[int(ids[b, j, 1])], int(ids[b, j, 2])) for b, j in picks])
+    sub = sub.to(device)
+    cond = conditioning(sub, mcfg, 1)
+    gen = sample(model, cond, tuple(sub.target.shape), generator, steps=steps, dtype=amp_dtype)
+    context = batch.context.clone()
+    for n, (b, j) in enumerate(picks):
+        context[b, j] = gen[n].to(context)
+    return Batch(**{**{f: getattr(batch, f) for f in Batch.__dataclass_fields__}, "context": context})
+
+
+def _dist_env() -> tuple[int, int, int]:
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+def sample_grid(path: Path, model, batch: Batch, mcfg: DiTConfig, flow: FlowConfig, k: int, device, amp_dtype) -> None:
+    """PNG: one row per sample: head context | warp prior | generated | ground truth, first and last frame."""
+    from PIL import Image
+
+    cond = conditioning(batch, mcfg, k)
+    gen = sample(model, cond, tuple(batch.target.shape), torch.Generator().manual_seed(0), steps=flow.steps,
+                 dtype=amp_dtype, shift=flow.shift)
+    cols = [batch.context[:, 0], batch.prior[:, :3] if mcfg.hybrid else torch.zeros_like(gen), gen, batch.target]
+    rows = []
+    for b in range(gen.shape[0]):
+        tiles = [c[b, :, f] for f in (0, -1) for c in cols]  # (3, h, w) each
+        rows.append(torch.cat(tiles, dim=2))
+    img = ((torch.cat(rows, dim=1).float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
+    Image.fromarray(img).save(path)
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; returns a summary. Writes under cfg.output: last.{safetensors,json,optim.safetensors},
+    model.{safetensors,json} (export), loss.csv, samples_<step>.png, summary.json."""
+    rank, world, local = _dist_env()
+    if cfg.device == "auto":
+        device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(cfg.device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    amp_dtype = torch.bfloat16 if cfg.amp and device.type == "cuda" else None
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    mcfg, flow = cfg.model_config(), FlowConfig.from_dict(cfg.flow)
+    torch.manual_seed(cfg.seed)  # parameter init: identical on every rank
+    sampler = PairSampler.from_dir(cfg.data, k_max=mcfg.max_context, retrieval=cfg.retrieval, patch_t=mcfg.patch_t,
+                                   overlap_prob=cfg.overlap_prob).to(device)
+    if (sampler.clip, sampler.height, sampler.width) != (mcfg.frames, mcfg.height, mcfg.width):
+        raise ValueError(f"shards hold clips of {sampler.clip}x{sampler.height}x{sampler.width} but the model is "
+                         f"{mcfg.frames}x{mcfg.height}x{mcfg.width}")
+    model = VideoDiT(mcfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
+    step, elapsed_before = 0, 0.0
+    last = out / "last"
+    if cfg.resume and (out / "last.safetensors").exists():
+        loaded, _, _ = load_model(last, device)
+        model.load_state_dict(loaded.state_dict())
+        extra = load_optimizer(last, opt, model)
+        step, elapsed_before = int(extra["step"]), float(extra["elapsed"])
+        gen.set_state(extra[f"generator_{rank}"] if f"generator_{rank}" in extra else extra["generator_0"])
+    ddp = model
+    if world > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    total = sum(cfg.stage_steps) + cfg.self_cond_steps
+    log_path = out / "loss.csv"
+    new_log = not log_path.exists() or step == 0
+    log = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
+    writer = csv.writer(log) if log else None
+    if writer and new_log:
+        writer.writerow(["step", "stage", "k", "self_cond", "loss", "lr", "elapsed_s", "samples_per_s"])
+    fixed = sampler.sample(2, mcfg.max_context, torch.Generator().manual_seed(12345)).to(device)
+    start = time.monotonic()
+    window, window_t, losses = [], time.monotonic(), []
+
+    def progress() -> float:
+        if cfg.time_limit_s > 0:  # wall clock sets the pace; steps then only name the stage proportions
+            return (elapsed_before + time.monotonic() - start) / cfg.time_limit_s
+        return step / max(total, 1)
+
+    def save(tag: Path) -> None:
+        extra = {"step": torch.tensor(step), "elapsed": torch.tensor(elapsed_before + time.monotonic() - start),
+                 "generator_0": gen.get_state()}
+        save_model(tag, model, flow, {"train": asdict(cfg), "step": step})
+        save_optimizer(tag, opt, model, extra)
+
+    model.train()
+    while True:
+        p = progress()
+        if p >= 1.0:
+            break
+        stage, k, self_cond = stage_at(cfg, p)
+        lr = cfg.lr * min(1.0, (step + 1) / max(cfg.warmup, 1)) * (0.55 + 0.45 * math.cos(math.pi * min(p, 1.0)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        batch = sampler.sample(cfg.batch_size, k, gen).to(device)
+        if self_cond:
+            model.eval()
+            batch = self_condition(model, sampler, batch, mcfg, cfg.self_cond_sample_steps, cfg.self_cond_prob,
+                                   gen, device, amp_dtype)
+            model.train()
+        B = batch.target.shape[0]
+        t = sample_timesteps(B, flow, gen).to(device)
+        eps = torch.randn(batch.target.shape, generator=gen).to(device)
+        drop = (torch.rand(B, generator=gen) < flow.context_dropout).to(device)
+        with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
+            loss = loss_on(ddp, batch, mcfg, t, eps, k, drop)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        step += 1
+        window.append(float(loss.detach()))
+        losses.append(window[-1])
+        if writer and step % cfg.log_every == 0:
+            now = time.monotonic()
+            rate = len(window) * B * world / max(now - window_t, 1e-9)
+            writer.writerow([step, stage, k, int(self_cond), f"{sum(window) / len(window):.5f}", f"{lr:.3e}",
+                             f"{elapsed_before + now - start:.1f}", f"{rate:.1f}"])
+            log.flush()
+            print(f"step {step} stage {stage} k={k}{' self-cond' if self_cond else ''} loss "
+                  f"{sum(window) / len(window):.4f} lr {lr:.2e} {rate:.0f} samples/s", flush=True)
+            window, window_t = [], now
+        if rank == 0 and cfg.save_every and step % cfg.save_every == 0:
+            save(last)
+        if rank == 0 and cfg.sample_every and step % cfg.sample_every == 0:
+            model.eval()
+            sample_grid(out / f"samples_{step:06d}.png", model, fixed, mcfg, flow, mcfg.max_context, device, amp_dtype)
+            model.train()
+    summary = {"steps": step, "elapsed_s": round(elapsed_before + time.monotonic() - start, 1),
+               "final_loss": round(sum(losses[-50:]) / max(len(losses[-50:]), 1), 5) if losses else None,
+               "first_loss": round(sum(losses[:50]) / max(len(losses[:50]), 1), 5) if losses else None}
+    if rank == 0:
+        save(last)
+        model.eval()
+        export = getattr(torch, cfg.export_dtype) if cfg.export_dtype else None
+        save_model(out / "model", model, flow, {"train": asdict(cfg), "step": step}, dtype=export)
+        sample_grid(out / "samples_final.png", model, fixed, mcfg, flow, mcfg.max_context, device, amp_dtype)
+        (out / "summary.json").write_text(json.dumps(summary, indent=1))
+        log.close()
+    if world > 1:
+        dist.barrier()
+    return summary
