@@ -55,6 +55,11 @@ def plain_pyav_random(path: Path, indices: list[int], fps: float) -> int:
     return len(indices)
 
 
+def median_of(fn, repeat: int) -> float:
+    """Median seconds of `repeat` calls of `fn`."""
+    return float(np.median([timed(fn)[0] for _ in range(max(repeat, 1))]))
+
+
 def main() -> None:
     from embodied_rerender.io.agibot import AgiBotReader
 
@@ -62,6 +67,7 @@ def main() -> None:
     parser.add_argument("--input", type=Path)
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--random", type=int, default=60, help="random frames per camera")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per side; the median is reported")
     args = parser.parse_args()
     root = args.input
     if root is None:
@@ -79,12 +85,12 @@ def main() -> None:
         idx = rng.integers(0, n, size=args.random).tolist()
         size = f"{episode.cameras[name].width}x{episode.cameras[name].height}"
         plain_pyav_sequential(path, keep=True)  # warm-up: file cache, decoder libraries, allocator
-        base_seq, _ = timed(lambda: plain_pyav_sequential(path, keep=True))
-        fresh = AgiBotReader(root).read(ref).cameras[name]  # a new camera: its packet index is built in the timing
-        ours_seq, _ = timed(lambda: fresh[:])
-        base_rand, _ = timed(lambda: plain_pyav_random(path, idx, episode.fps))
-        fresh = AgiBotReader(root).read(ref).cameras[name]
-        ours_rand, _ = timed(lambda: [fresh[i] for i in idx])
+        new_camera = lambda: AgiBotReader(root).read(ref).cameras[name]  # noqa: E731  (its packet index is timed)
+        # Alternate the two sides and take medians: single shots of ~0.1 s swing with page faults and order.
+        base_seq = median_of(lambda: plain_pyav_sequential(path, keep=True), args.repeat)
+        ours_seq = median_of(lambda: new_camera()[:], args.repeat)
+        base_rand = median_of(lambda: plain_pyav_random(path, idx, episode.fps), args.repeat)
+        ours_rand = median_of(lambda: (lambda cam: [cam[i] for i in idx])(new_camera()), args.repeat)
         codec = getattr(episode.cameras[name].frames, "codec", "?")
         for mode, ours, base, count in (("sequential", ours_seq, base_seq, n), ("random", ours_rand, base_rand, len(idx))):
             print(json.dumps({"figure": f"read_agibot.{mode}", "camera": name, "size": size, "codec": codec,
