@@ -128,3 +128,16 @@ def test_covisibility_and_colour_consistency():
     assert count[0] > 0.6 * H * W and frac[0] > 0.95
     noise = torch.rand(1, 3, H, W, generator=torch.Generator().manual_seed(5))
     assert colour_consistency(noise, tgt_depth, K, tgt_c2w, img, src_depth, K, src_c2w)[0][0] < 0.5
+
+
+def test_ssim_over_several_masks_equals_ssim_per_mask():
+    import torch
+
+    from embodied_rerender.metrics import ssim, ssim_over
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(10, 3, 16, 20, generator=g), torch.rand(10, 3, 16, 20, generator=g)
+    m = torch.rand(10, 16, 20, generator=g) > 0.5
+    whole, masked = ssim_over(a, b, [None, m], chunk=3)
+    torch.testing.assert_close(whole, ssim(a, b))
+    torch.testing.assert_close(masked, ssim(a, b, m))

@@ -98,13 +98,22 @@ def ssim(a, b, mask=None, window: int = 11, sigma: float = 1.5, chunk: int = 8) 
     Returns:
         ``(...)`` float64 in [-1, 1]; 1 for identical frames, NaN for an empty mask.
     """
+    return ssim_over(a, b, [mask], window, sigma, chunk)[0]
+
+
+def ssim_over(a, b, masks, window: int = 11, sigma: float = 1.5, chunk: int = 8) -> list[Tensor]:
+    """SSIM per frame averaged over each of `masks` (None = the whole frame), one SSIM map per frame:
+    scoring the whole frame and a region must not compute the map twice. Returns one ``(...)`` per mask."""
     a, b = to_float_chw(a), to_float_chw(b).to(a.device)
-    m = _mask(mask, a)
     lead, (C, H, W) = a.shape[:-3], a.shape[-3:]
-    a, b, m = a.reshape(-1, C, H, W), b.reshape(-1, C, H, W), m.expand(*lead, H, W).reshape(-1, H, W)
-    out = [(ssim_map(a[i:i + chunk], b[i:i + chunk], window, sigma) * m[i:i + chunk]).sum((-2, -1))
-           / m[i:i + chunk].sum((-2, -1)) for i in range(0, a.shape[0], chunk)]
-    return torch.cat(out).reshape(lead) if out else torch.zeros(lead, dtype=torch.float64)
+    ms = [_mask(m, a).expand(*lead, H, W).reshape(-1, H, W) for m in masks]
+    a, b = a.reshape(-1, C, H, W), b.reshape(-1, C, H, W)
+    sums: list[list[Tensor]] = [[] for _ in ms]
+    for i in range(0, a.shape[0], chunk):
+        s = ssim_map(a[i:i + chunk], b[i:i + chunk], window, sigma)
+        for acc, m in zip(sums, ms):
+            acc.append((s * m[i:i + chunk]).sum((-2, -1)) / m[i:i + chunk].sum((-2, -1)))
+    return [torch.cat(acc).reshape(lead) if acc else torch.zeros(lead, dtype=torch.float64) for acc in sums]
 
 
 def mean_metric(values) -> float:

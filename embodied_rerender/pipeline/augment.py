@@ -51,12 +51,19 @@ class Augmenter:
             raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
                                episode=episode.episode_id)
         steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed)
+        # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here.
+        recorded = {name: bank[name].frames for name in cfg.sources}
+        for step in steps:
+            gt = step.target.ground_truth
+            if gt is not None and gt not in recorded:
+                recorded[gt] = episode.cameras[gt][:]
         report = {}
         for step in steps:
             episode.add_camera(self._stream(step))
-            report[step.target.name] = self._score(episode, step)
+            report[step.target.name] = self._score(step, recorded)
         if self.preview_dir is not None and cfg.preview:
-            write_preview(self.preview_dir / f"{episode.task_id}_{episode.episode_id}.mp4", episode, steps, cfg.sources[0])
+            write_preview(self.preview_dir / f"{episode.task_id}_{episode.episode_id}.mp4", episode.fps, steps,
+                          recorded, cfg.sources[0])
         return episode, {"synthesized": report}
 
     def _stream(self, step: Step) -> CameraStream:
@@ -66,11 +73,10 @@ class Augmenter:
         return CameraStream(step.target.name, ArrayFrames(step.synthesis.frames), step.target.trajectory,
                             ArrayFrames(step.synthesis.depth), provenance)
 
-    def _score(self, episode: Episode, step: Step) -> dict:
+    def _score(self, step: Step, recorded: dict[str, np.ndarray]) -> dict:
         out = {"context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4)}
         if step.target.ground_truth is not None:
-            out.update(score_against(step.synthesis.frames, episode.cameras[step.target.ground_truth][:],
-                                     step.synthesis.covered))
+            out.update(score_against(step.synthesis.frames, recorded[step.target.ground_truth], step.synthesis.covered))
         return out
 
 
@@ -78,7 +84,7 @@ def score_against(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) ->
     """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against ground truth, whole frame and covered region."""
     import torch
 
-    from ..metrics import psnr, ssim
+    from ..metrics import psnr, ssim_over
 
     a = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
     b = torch.from_numpy(truth).permute(0, 3, 1, 2).float() / 255
@@ -88,16 +94,19 @@ def score_against(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) ->
         x = x[torch.isfinite(x)]
         return round(float(x.mean()), 3) if x.numel() else None
 
-    return {"psnr": mean(psnr(a, b)), "ssim": mean(ssim(a, b)),
-            "psnr_covered": mean(psnr(a, b, m)), "ssim_covered": mean(ssim(a, b, m))}
+    whole, covered_ssim = ssim_over(a, b, [None, m])
+    return {"psnr": mean(psnr(a, b)), "ssim": mean(whole),
+            "psnr_covered": mean(psnr(a, b, m)), "ssim_covered": mean(covered_ssim)}
 
 
-def write_preview(path: Path, episode: Episode, steps: list[Step], source: str, height: int = 240) -> None:
-    """An mp4 with one row per target: source | synthesized | ground truth (black when none)."""
+def write_preview(path: Path, fps: float, steps: list[Step], recorded: dict[str, np.ndarray], source: str,
+                  height: int = 240) -> None:
+    """An mp4 with one row per target: source | synthesized | ground truth (black when none).
+    recorded: decoded `(T, H, W, 3) uint8` frames of the source and ground-truth cameras."""
     from ..video import write_video
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    src = episode.cameras[source][:]
+    src = recorded[source]
 
     def fit(frames: np.ndarray) -> np.ndarray:  # nearest-neighbour resize to `height` rows, even width
         t, h, w, _ = frames.shape
@@ -108,11 +117,11 @@ def write_preview(path: Path, episode: Episode, steps: list[Step], source: str, 
 
     rows = []
     for step in steps:
-        gt = episode.cameras[step.target.ground_truth][:] if step.target.ground_truth else np.zeros_like(step.synthesis.frames)
+        gt = recorded[step.target.ground_truth] if step.target.ground_truth else np.zeros_like(step.synthesis.frames)
         rows.append(np.concatenate([fit(src), fit(step.synthesis.frames), fit(gt)], axis=2))
     width = max(r.shape[2] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, 0), (0, width - r.shape[2]), (0, 0))) for r in rows]
-    write_video(path, np.concatenate(rows, axis=1), fps=episode.fps, codec="h264", crf=23)
+    write_video(path, np.concatenate(rows, axis=1), fps=fps, codec="h264", crf=23)
 
 
 def augment(reader, writer, output: str | Path, synthesizer: Synthesizer, config: AugmentConfig,

@@ -46,7 +46,7 @@ def _mean(x) -> float | None:
 
 def score_camera(episode: Episode, name: str, ground_truth: Path | None) -> dict:
     """Per-frame and mean scores of synthesized camera `name` against the camera it replaces."""
-    from ..metrics import colour_consistency, covisible_mask, psnr, ssim
+    from ..metrics import psnr, ssim_over
 
     cam = episode.cameras[name]
     truth_name = cam.provenance.get("replaces")
@@ -54,21 +54,34 @@ def score_camera(episode: Episode, name: str, ground_truth: Path | None) -> dict
     if not truth_name or truth_name not in episode.cameras:
         return out
     synth, truth = cam[:], episode.cameras[truth_name][:]
-    per_psnr, per_ssim = psnr(synth, truth).numpy(), ssim(synth, truth).numpy()
-    out.update(psnr=_mean(per_psnr), ssim=_mean(per_ssim), psnr_per_frame=[round(float(v), 3) for v in per_psnr])
+    per_psnr = psnr(synth, truth).numpy()
+    out.update(psnr=_mean(per_psnr), psnr_per_frame=[round(float(v), 3) for v in per_psnr])
+    visible = _visible_region(episode, cam, truth_name, ground_truth, synth, out)
+    ssims = ssim_over(synth, truth, [None] if visible is None else [None, visible])  # one SSIM map for both
+    out["ssim"] = _mean(ssims[0].numpy())
+    if visible is not None:
+        out.update(psnr_visible=_mean(psnr(synth, truth, visible).numpy()), ssim_visible=_mean(ssims[1].numpy()))
+    return out
+
+
+def _visible_region(episode: Episode, cam, truth_name: str, ground_truth: Path | None, synth: np.ndarray,
+                    out: dict):
+    """`(T, H, W)` bool pixels the recorded source truly sees (from sample ground-truth depth), or None;
+    adds `visible_fraction` and `colour_consistency` to `out`."""
+    from ..metrics import colour_consistency, covisible_mask
+
     source = next((s for s in cam.provenance.get("sources", []) if s in episode.cameras and not episode.cameras[s].synthesized), None)
     if ground_truth is None or source is None:
-        return out
+        return None
     tgt_depth, src_depth = _gt_depth(ground_truth, episode, truth_name), _gt_depth(ground_truth, episode, source)
     if tgt_depth is None or src_depth is None:
-        return out
+        return None
     t_traj, s_traj = episode.cameras[truth_name].trajectory, episode.cameras[source].trajectory
     visible = covisible_mask(tgt_depth, t_traj.intrinsics, t_traj.extrinsics, src_depth, s_traj.intrinsics, s_traj.extrinsics)
     consistent, _ = colour_consistency(synth, tgt_depth, t_traj.intrinsics, t_traj.extrinsics, episode.cameras[source][:],
                                        src_depth, s_traj.intrinsics, s_traj.extrinsics)
-    out.update(visible_fraction=round(float(visible.float().mean()), 4), psnr_visible=_mean(psnr(synth, truth, visible).numpy()),
-               ssim_visible=_mean(ssim(synth, truth, visible).numpy()), colour_consistency=_mean(consistent.numpy()))
-    return out
+    out.update(visible_fraction=round(float(visible.float().mean()), 4), colour_consistency=_mean(consistent.numpy()))
+    return visible
 
 
 def sync_scores(episode: Episode, names: list[str], stride: int) -> dict:
