@@ -1,6 +1,6 @@
-"""Gradients of the tiny test model under DDP (2 gloo processes) or in one process on the joined batch.
+"""Gradients of the tiny test model under DDP or FSDP (2 gloo processes) or in one process on the joined batch.
 
-    python tests/ddp_grads.py SHARD_DIR RESULT.safetensors     # DDP, rank 0 writes the gradients
+    python tests/ddp_grads.py SHARD_DIR RESULT.safetensors [ddp|fsdp]    # rank 0 writes the whole gradients
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from embodied_rerender.train.pairs import PairSampler  # noqa: E402
 from embodied_rerender.train.trainer import loss_on  # noqa: E402
 
 
-def grads(root: str, world: int, rank: int) -> dict:
+def grads(root: str, world: int, rank: int, strategy: str = "ddp") -> dict:
     mcfg = DiTConfig(**MODEL)
     torch.manual_seed(0)
     model = VideoDiT(mcfg)
@@ -33,20 +33,24 @@ def grads(root: str, world: int, rank: int) -> dict:
     t, eps = sample_timesteps(4, FlowConfig(), g), torch.randn(batch.target.shape, generator=g)
     net = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model)
+        from embodied_rerender.train.parallel import wrap
+
+        net = wrap(model, strategy, torch.device("cpu"))
         n = 4 // world
         batch, t, eps = batch.split(world, rank), t[rank * n:(rank + 1) * n], eps[rank * n:(rank + 1) * n]
     loss_on(net, batch, mcfg, t, eps, 3).backward()
-    return {k: p.grad.detach().clone() for k, p in model.named_parameters()}
+    # FSDP leaves each rank its shard of every gradient (a DTensor): gather the whole one to compare
+    return {k: (p.grad.full_tensor() if hasattr(p.grad, "full_tensor") else p.grad).detach().clone()
+            for k, p in model.named_parameters()}
 
 
-def _worker(rank: int, world: int, root: str, store: str, result: str):
+def _worker(rank: int, world: int, root: str, store: str, result: str, strategy: str):
     # Loopback only, and a file store instead of a TCP port: in a sandbox the hostname's address may be
     # unreachable, and gloo then retries its connections forever at full CPU.
     os.environ["GLOO_SOCKET_IFNAME"] = "lo"
     torch.set_num_threads(1)  # two workers on a 2-core machine: no oversubscription
     torch.distributed.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
-    out = grads(root, world, rank)
+    out = grads(root, world, rank, strategy)
     if rank == 0:
         from safetensors.torch import save_file
 
@@ -56,5 +60,6 @@ def _worker(rank: int, world: int, root: str, store: str, result: str):
 
 if __name__ == "__main__":
     shard_root, result_path = sys.argv[1], sys.argv[2]
+    strategy = sys.argv[3] if len(sys.argv) > 3 else "ddp"
     store_path = str(Path(result_path).with_suffix(".store"))
-    mp.spawn(_worker, args=(2, shard_root, store_path, result_path), nprocs=2, join=True)
+    mp.spawn(_worker, args=(2, shard_root, store_path, result_path, strategy), nprocs=2, join=True)

@@ -295,3 +295,18 @@ def test_depth_is_metric_z_on_the_table(dataset: Path):
                 assert inside.mean() > 0.8, (camera, t)
                 world = world[inside]
                 assert np.abs(world[:, 2] - gt["table_z"]).max() < 4e-3, (camera, t)
+
+
+def test_render_pose_reproduces_a_recorded_camera(dataset: Path):
+    """A world camera put at a recorded camera's written pose and K renders that camera's ground truth: the
+    basis for scoring targets no camera recorded (sample.views)."""
+    from embodied_rerender.sample import SampleEpisode
+
+    ep_id = 900001
+    K, poses = _camera_params(dataset, ep_id, "hand_left")
+    with SampleEpisode(SEED, 1, FRAMES, W, H) as ep:
+        for t in (0, FRAMES - 1):
+            depth = ep.render_pose(t, poses[t], K, kinds=("depth",))["depth"]
+            np.testing.assert_allclose(depth, _gt_depth(dataset, ep_id, "hand_left", t), atol=1e-3)
+        with pytest.raises(ValueError, match="principal point"):
+            ep.render_pose(0, poses[0], K + np.array([[0, 0, 5.0], [0, 0, 0], [0, 0, 0]]))

@@ -115,8 +115,10 @@ def test_trainer_writes_checkpoints_logs_and_resumes(tmp_path):
 
 
 @pytest.mark.ddp
-def test_ddp_two_processes_match_one_process_on_the_joined_batch(tmp_path):
-    """Run in a fresh interpreter with a hard timeout: gloo rendezvous inside a long pytest process that
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp"])
+def test_ddp_two_processes_match_one_process_on_the_joined_batch(tmp_path, strategy):
+    """DDP and FSDP (sharded weights) on 2 gloo processes give the one-process gradients of the joined batch.
+    Run in a fresh interpreter with a hard timeout: gloo rendezvous inside a long pytest process that
     has already run many torch and video tests was seen to hang, which must never stall CI."""
     import subprocess
     import sys
@@ -127,11 +129,45 @@ def test_ddp_two_processes_match_one_process_on_the_joined_batch(tmp_path):
     root = str(fake_shards(tmp_path / "s"))
     result = str(tmp_path / "ddp.safetensors")
     script = Path(__file__).with_name("ddp_grads.py")
-    subprocess.run([sys.executable, str(script), root, result], check=True, timeout=300)
+    subprocess.run([sys.executable, str(script), root, result, strategy], check=True, timeout=300)
     ddp, single = load_file(result), grads(root, 1, 0)
     assert ddp.keys() == single.keys()
     for k in single:
         torch.testing.assert_close(ddp[k], single[k], rtol=1e-4, atol=1e-6, msg=k)
+
+
+@pytest.mark.ddp
+def test_fsdp_training_under_torchrun_writes_whole_checkpoints_and_resumes(tmp_path):
+    """`torchrun -m embodied_rerender.train parallel=fsdp` on 2 gloo processes: the checkpoint it gathers loads
+    as a plain model, and a rerun resumes from it (sharded AdamW moments restored) where it stopped."""
+    import os
+    import subprocess
+    import sys
+
+    from embodied_rerender.models import load_model
+
+    import socket
+
+    data, out = fake_shards(tmp_path / "s"), tmp_path / "out"
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+
+    def run(stage_steps: str):
+        with socket.socket() as s:  # a free loopback port (torchrun's static rendezvous hangs on port 0)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={port}", "-m", "embodied_rerender.train", f"data={data}", f"output={out}",
+               f"model={json.dumps(MODEL)}", "flow.steps=1", "batch_size=2", f"stage_steps={stage_steps}",
+               "self_cond_steps=0", "log_every=1", "warmup=1", "save_every=0", "device=cpu", "parallel=fsdp"]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads((out / "summary.json").read_text())
+
+    assert run("[2,1]")["steps"] == 3
+    model, _, _ = load_model(out / "model")
+    assert sum(p.numel() for p in model.parameters()) == sum(p.numel() for p in VideoDiT(DiTConfig(**MODEL)).parameters())
+    assert run("[2,3]")["steps"] == 5  # resumed at step 3
+    assert len((out / "loss.csv").read_text().splitlines()) == 1 + 5
 
 
 def test_learned_and_hybrid_synthesizers_run_in_the_memory_loop(tmp_path):

@@ -33,15 +33,16 @@ def _atomic(write, target: Path) -> None:
 
 
 def save_model(path: str | Path, model: nn.Module, flow: FlowConfig, meta: dict | None = None,
-               dtype: torch.dtype | None = None) -> Path:
-    """Write weights (optionally cast, e.g. to bfloat16 to halve the file) and the JSON config; returns the weights path."""
+               dtype: torch.dtype | None = None, state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write weights (optionally cast, e.g. to bfloat16 to halve the file) and the JSON config; returns the weights
+    path. `state`: the weights to write when `model`'s own are sharded (gathered by `train.parallel`)."""
     from safetensors.torch import save_file
 
     model = getattr(model, "module", model)  # unwrap DDP
     weights, config = _paths(path)
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
-             for k, v in model.state_dict().items()}
+             for k, v in (model.state_dict() if state is None else state).items()}
     _atomic(lambda p: save_file(state, p), weights)
     body = {"model": model.config(), "flow": flow.to_dict(), **(meta or {})}
     _atomic(lambda p: Path(p).write_text(json.dumps(body, indent=1)), config)
@@ -69,14 +70,16 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
 
 
 def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module,
-                   extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
-    """AdamW state keyed by parameter name (`<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`)."""
+                   extra_tensors: dict[str, torch.Tensor] | None = None,
+                   state: dict[str, torch.Tensor] | None = None) -> Path:
+    """AdamW state keyed by parameter name (`<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`). `state`: those
+    tensors already gathered (sharded training), instead of reading them from `optimizer`."""
     from safetensors.torch import save_file
 
     model = getattr(model, "module", model)
     names = {id(p): n for n, p in model.named_parameters()}
-    tensors = {}
-    for group in optimizer.param_groups:
+    tensors = {k: v.detach().cpu().contiguous() for k, v in (state or {}).items()}
+    for group in optimizer.param_groups if state is None else []:
         for p in group["params"]:
             for key, value in optimizer.state.get(p, {}).items():
                 value = value if torch.is_tensor(value) else torch.tensor(value)
@@ -89,18 +92,25 @@ def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn
     return target
 
 
-def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, torch.Tensor]:
-    """Restore what :func:`save_optimizer` wrote; returns the extra tensors."""
+def read_optimizer(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """What :func:`save_optimizer` wrote: (moments keyed `<param name>.<field>`, extra tensors)."""
     from safetensors.torch import load_file
 
-    model = getattr(model, "module", model)
     weights, _ = _paths(path)
     tensors = load_file(str(weights.with_name(weights.name.replace(".safetensors", ".optim.safetensors"))))
+    extra = "__extra__."
+    return ({k: v for k, v in tensors.items() if not k.startswith(extra)},
+            {k[len(extra):]: v for k, v in tensors.items() if k.startswith(extra)})
+
+
+def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, torch.Tensor]:
+    """Restore what :func:`save_optimizer` wrote into an optimizer over `model`'s (unsharded) parameters;
+    returns the extra tensors."""
+    model = getattr(model, "module", model)
+    moments, extra = read_optimizer(path)
     params = dict(model.named_parameters())
-    for key, value in tensors.items():
-        if key.startswith("__extra__."):
-            continue
+    for key, value in moments.items():
         name, field = key.rsplit(".", 1)
         p = params[name]
         optimizer.state[p][field] = value.to(p.device) if field != "step" else value
-    return {k[len("__extra__."):]: v for k, v in tensors.items() if k.startswith("__extra__.")}
+    return extra

@@ -16,7 +16,7 @@ from . import cameras
 from .ik import ArmIK
 from .motion import MotionPlan, plan_motion
 from .robot import ARM_REST, ARM_SIDES, CAMERAS, arm_joint_names, finger_joint_names
-from .scene import SceneSpec, build_mjcf, draw_scene, episode_rng
+from .scene import VIEW_CAMERA, SceneSpec, build_mjcf, draw_scene, episode_rng
 
 FPS = 30.0
 
@@ -200,6 +200,21 @@ class SampleEpisode:
             else:
                 raise ValueError(f"unknown render kind {kind!r}")
         return out
+
+    def render_pose(self, t: int, c2w: np.ndarray, K: np.ndarray, kinds=("rgb",)) -> dict[str, np.ndarray]:
+        """Render frame `t` from any OpenCV camera-to-world pose `(4, 4)` with intrinsics `K` `(3, 3)`: the
+        ground truth of a trajectory no recorded camera took. MuJoCo renders a centred, square-pixel frustum,
+        so K must have fx = fy and its principal point at the image centre (as every sample camera has)."""
+        expected = cameras.intrinsics_from_fovy(90.0, self.width, self.height)
+        if not (np.isclose(K[0, 0], K[1, 1]) and np.allclose(K[:2, 2], expected[:2, 2])):
+            raise ValueError(f"render_pose needs fx = fy and a centred principal point at {self.width}x{self.height}, got K={K.tolist()}")
+        cam = self.model.cam(VIEW_CAMERA)
+        quat = np.empty(4)
+        mujoco.mju_mat2Quat(quat, (np.asarray(c2w)[:3, :3] @ cameras.MJ_TO_CV).reshape(-1))
+        cam.pos[:] = np.asarray(c2w)[:3, 3]
+        cam.quat[:] = quat
+        cam.fovy[0] = np.rad2deg(2 * np.arctan((self.height / 2.0) / K[1, 1]))
+        return self.render(t, VIEW_CAMERA, kinds)
 
     def close(self) -> None:
         if self._renderer is not None:

@@ -228,6 +228,10 @@ def _object_xml(obj: ObjectSpec) -> str:
     )
 
 
+# A world camera posed at render time (`SampleEpisode.render_pose`): ground truth for any trajectory.
+VIEW_CAMERA = "view"
+
+
 def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
     """The whole model as an MJCF string. Collisions are off everywhere: the episode is kinematic."""
     tx, ty = TABLE_CENTER_XY
@@ -281,6 +285,7 @@ def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
     </body>
     {"".join(_object_xml(o) for o in spec.objects)}
     {robot_xml(spec.head_cam_jitter, spec.hand_cam_tilt)}
+    <camera name="{VIEW_CAMERA}" pos="0 0 1" mode="fixed"/>
   </worldbody>
 </mujoco>
 """

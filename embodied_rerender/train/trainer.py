@@ -24,9 +24,11 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..models import (Conditioning, DiTConfig, FlowConfig, VideoDiT, clip_raymaps, flow_loss, load_model,
-                      load_optimizer, sample, sample_timesteps, save_model, save_optimizer)
+from ..models import (Conditioning, DiTConfig, FlowConfig, VideoDiT, clip_raymaps, flow_loss, load_model, sample,
+                      sample_timesteps, save_model, save_optimizer)
+from ..models.checkpoint import read_optimizer
 from .pairs import Batch, PairSampler
+from .parallel import full_model_state, full_optimizer_state, is_sharded, load_full_optimizer_state, wrap
 
 
 @dataclass
@@ -58,6 +60,7 @@ class TrainConfig:
     amp: bool = True
     resume: bool = True
     export_dtype: str = "bfloat16"  # the final weights file (model.safetensors); last.* stays float32
+    parallel: str = "ddp"  # ddp | fsdp (several processes under torchrun; see train.parallel)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -130,13 +133,17 @@ def _dist_env() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def sample_grid(path: Path, model, batch: Batch, mcfg: DiTConfig, flow: FlowConfig, k: int, device, amp_dtype) -> None:
-    """PNG: one row per sample: head context | warp prior | generated | ground truth, first and last frame."""
+def sample_grid(path: Path | None, model, batch: Batch, mcfg: DiTConfig, flow: FlowConfig, k: int, device,
+                amp_dtype) -> None:
+    """PNG: one row per sample: head context | warp prior | generated | ground truth, first and last frame.
+    `path` None: sample only (a rank that must join a sharded model's forward passes but writes nothing)."""
     from PIL import Image
 
     cond = conditioning(batch, mcfg, k)
     gen = sample(model, cond, tuple(batch.target.shape), torch.Generator().manual_seed(0), steps=flow.steps,
                  dtype=amp_dtype, shift=flow.shift)
+    if path is None:
+        return
     cols = [batch.context[:, 0], batch.prior[:, :3] if mcfg.hybrid else torch.zeros_like(gen), gen, batch.target]
     rows = []
     for b in range(gen.shape[0]):
@@ -171,19 +178,21 @@ def train(cfg: TrainConfig) -> dict:
         raise ValueError(f"shards hold clips of {sampler.clip}x{sampler.height}x{sampler.width} but the model is "
                          f"{mcfg.frames}x{mcfg.height}x{mcfg.width}")
     model = VideoDiT(mcfg).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     step, elapsed_before = 0, 0.0
     last = out / "last"
-    if cfg.resume and (out / "last.safetensors").exists():
+    resume = cfg.resume and (out / "last.safetensors").exists()
+    if resume:  # whole weights go in before sharding; the optimizer is built over the (possibly sharded) params
         loaded, _, _ = load_model(last, device)
         model.load_state_dict(loaded.state_dict())
-        extra = load_optimizer(last, opt, model)
+    ddp = wrap(model, cfg.parallel, device)
+    sharded = is_sharded(model)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.99))
+    if resume:
+        moments, extra = read_optimizer(last)
+        load_full_optimizer_state(model, opt, moments)
         step, elapsed_before = int(extra["step"]), float(extra["elapsed"])
         gen.set_state(extra[f"generator_{rank}"] if f"generator_{rank}" in extra else extra["generator_0"])
-    ddp = model
-    if world > 1:
-        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     total = sum(cfg.stage_steps) + cfg.self_cond_steps
     log_path = out / "loss.csv"
     new_log = not log_path.exists() or step == 0
@@ -201,10 +210,14 @@ def train(cfg: TrainConfig) -> dict:
         return step / max(total, 1)
 
     def save(tag: Path) -> None:
+        """Whole checkpoint from rank 0; every rank must call it when the weights are sharded (it gathers)."""
+        weights, moments = full_model_state(model), full_optimizer_state(model, opt)
+        if rank != 0:
+            return
         extra = {"step": torch.tensor(step), "elapsed": torch.tensor(elapsed_before + time.monotonic() - start),
                  "generator_0": gen.get_state()}
-        save_model(tag, model, flow, {"train": asdict(cfg), "step": step})
-        save_optimizer(tag, opt, model, extra)
+        save_model(tag, model, flow, {"train": asdict(cfg), "step": step}, state=weights)
+        save_optimizer(tag, opt, model, extra, state=moments)
 
     model.train()
     while True:
@@ -244,21 +257,26 @@ def train(cfg: TrainConfig) -> dict:
             print(f"step {step} stage {stage} k={k}{' self-cond' if self_cond else ''} loss "
                   f"{sum(window) / len(window):.4f} lr {lr:.2e} {rate:.0f} samples/s", flush=True)
             window, window_t = [], now
-        if rank == 0 and cfg.save_every and step % cfg.save_every == 0:
+        if (rank == 0 or sharded) and cfg.save_every and step % cfg.save_every == 0:
             save(last)
-        if rank == 0 and cfg.sample_every and step % cfg.sample_every == 0:
+        if (rank == 0 or sharded) and cfg.sample_every and step % cfg.sample_every == 0:
             model.eval()
-            sample_grid(out / f"samples_{step:06d}.png", model, fixed, mcfg, flow, mcfg.max_context, device, amp_dtype)
+            sample_grid(out / f"samples_{step:06d}.png" if rank == 0 else None, model, fixed, mcfg, flow,
+                        mcfg.max_context, device, amp_dtype)
             model.train()
     summary = {"steps": step, "elapsed_s": round(elapsed_before + time.monotonic() - start, 1),
                "final_loss": round(sum(losses[-50:]) / max(len(losses[-50:]), 1), 5) if losses else None,
                "first_loss": round(sum(losses[:50]) / max(len(losses[:50]), 1), 5) if losses else None}
-    if rank == 0:
+    if rank == 0 or sharded:
         save(last)
         model.eval()
         export = getattr(torch, cfg.export_dtype) if cfg.export_dtype else None
-        save_model(out / "model", model, flow, {"train": asdict(cfg), "step": step}, dtype=export)
-        sample_grid(out / "samples_final.png", model, fixed, mcfg, flow, mcfg.max_context, device, amp_dtype)
+        weights = full_model_state(model)
+        if rank == 0:
+            save_model(out / "model", model, flow, {"train": asdict(cfg), "step": step}, dtype=export, state=weights)
+        sample_grid(out / "samples_final.png" if rank == 0 else None, model, fixed, mcfg, flow, mcfg.max_context,
+                    device, amp_dtype)
+    if rank == 0:
         (out / "summary.json").write_text(json.dumps(summary, indent=1))
         log.close()
     if world > 1:

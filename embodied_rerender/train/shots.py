@@ -1,0 +1,219 @@
+"""Multi-shot held-out scoring: 12 target trajectories per episode, synthesized in order through one memory bank.
+
+The seed's multi-shot setting: each new shot may retrieve the earlier shots' outputs (written back to the bank),
+so errors and inconsistencies compound with the shot count. Per sample episode the shots are, in order:
+
+    1-2   hand_left, hand_right          (the recorded wrist trajectories)
+    3-8   virtual_wrist_0..5             (three rigid offsets from each wrist camera)
+    9-12  orbit_0..3                     (arcs around what the head camera looks at)
+
+Every shot's ground truth is rendered losslessly by MuJoCo from the episode's seed (`sample.views`), so shots
+without a recorded camera are scored the same way as the wrists. Reported at 3, 6, 9 and 12 shots: PSNR / SSIM
+averaged over shots 1..n, and view synchronization (`metrics.sync`: RANSAC-inlier SIFT matches between every
+pair of the first n synthesized views at the same instant) next to the same figure on the ground-truth views.
+
+    python -c "from embodied_rerender.train.shots import pack_shots; pack_shots('HELDOUT_SAMPLE', 'SHOTS_DIR')"
+    python -m embodied_rerender.train.shots input=SHOTS_DIR hybrid=weights/hybrid_ref.safetensors \
+        learned=PATH device=cuda output=shots.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import read_shard, write_shard
+
+# (x, y, z m; roll, pitch, yaw deg) in the wrist camera's frame; each applies to both wrists.
+VIRTUAL_WRIST_OFFSETS = ((0.0, -0.04, -0.06, -15.0, 0.0, 0.0), (0.03, 0.0, -0.05, 0.0, 10.0, 0.0),
+                         (-0.03, -0.02, -0.08, -10.0, -10.0, 0.0))
+ORBITS = ((30.0, 1.0), (-30.0, 1.0), (50.0, 0.85), (-50.0, 1.15))  # (arc_deg, radius_scale)
+SHOT_COUNTS = (3, 6, 9, 12)
+SETTINGS = [  # (label, generator, k, retrieval)
+    ("warp", "warp", 4, "covisibility"),
+    ("learned", "learned", 4, "covisibility"),
+    ("hybrid", "hybrid", 4, "covisibility"),
+    ("hybrid, random context", "hybrid", 4, "random"),
+]
+
+
+def shot_targets(episode) -> list:
+    """The 12 targets of a sample episode, in shot order (see the module docstring)."""
+    from ..pipeline.targets import head_to_gripper, orbit, virtual_wrist
+
+    targets = head_to_gripper(episode) + virtual_wrist(episode, offsets=VIRTUAL_WRIST_OFFSETS)
+    for i, (arc, scale) in enumerate(ORBITS):
+        for target in orbit(episode, arc_deg=arc, radius_scale=scale):
+            target.name = f"orbit_{i}"
+            targets.append(target)
+    for target in targets:
+        target.name = target.name.removesuffix("_synth")
+        target.ground_truth = target.name
+    return targets
+
+
+def pack_shots(input: str | Path, output: str | Path, compress: bool = True, progress: bool = True) -> list[Path]:
+    """Held-out sample episodes as shot shards `shots_<id>.safetensors[.gz]`: the head camera (frames, depth
+    float16 m, c2w, K) and, per shot, its trajectory and MuJoCo-rendered ground truth."""
+    from tqdm import tqdm
+
+    from ..io import get_reader
+    from ..sample.views import render_trajectories
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    reader = get_reader("agibot", str(input))
+    written = []
+    for ref in tqdm(list(reader.refs()), desc="pack shots", disable=not progress):
+        ep = reader.read(ref)
+        head = ep.cameras["head"]
+        targets = shot_targets(ep)
+        truth = render_trajectories(input, int(ep.episode_id), {
+            t.name: (t.trajectory.extrinsics, t.trajectory.intrinsics_per_frame()[0]) for t in targets})
+        tensors = {"head.frames": head[:], "head.depth": head.read_depth(slice(None)).astype(np.float16),
+                   "head.c2w": head.trajectory.extrinsics.astype(np.float64),
+                   "head.K": head.trajectory.intrinsics_per_frame().astype(np.float64)}
+        for t in targets:
+            tensors[f"{t.name}.frames"] = truth[t.name]
+            tensors[f"{t.name}.c2w"] = t.trajectory.extrinsics.astype(np.float64)
+            tensors[f"{t.name}.K"] = t.trajectory.intrinsics_per_frame().astype(np.float64)
+        meta = {"episode": f"{ep.task_id}_{ep.episode_id}", "shots": [t.name for t in targets],
+                "height": head.trajectory.height, "width": head.trajectory.width}
+        written.append(write_shard(out / f"shots_{ep.task_id}_{ep.episode_id}", tensors, meta, compress))
+    return written
+
+
+def load_shots(path: str | Path):
+    """`(episode, targets, truth)`: an Episode holding the head camera, the shot Targets in order, and
+    name -> `(T, H, W, 3) uint8` ground truth."""
+    from ..episode import ArrayFrames, CameraStream, CameraTrajectory, Episode
+    from ..generate import Target
+
+    tensors, meta = read_shard(path)
+    h, w = meta["height"], meta["width"]
+
+    def trajectory(name):
+        return CameraTrajectory(tensors[f"{name}.c2w"].numpy(), tensors[f"{name}.K"].numpy(), h, w)
+
+    head = CameraStream("head", ArrayFrames(tensors["head.frames"].numpy()), trajectory("head"),
+                        ArrayFrames(tensors["head.depth"].float().numpy()))
+    task, ep_id = meta["episode"].split("_", 1)
+    episode = Episode(ep_id, 30.0, {"head": head}, task_id=task)
+    targets = [Target(name, trajectory(name), ground_truth=name) for name in meta["shots"]]
+    truth = {name: tensors[f"{name}.frames"].numpy() for name in meta["shots"]}
+    return episode, targets, truth
+
+
+def pairwise_inliers(views: list[np.ndarray], frames: list[int]) -> np.ndarray:
+    """`(n, n)` mean RANSAC-inlier match count between views i and j over `frames` (upper triangle filled)."""
+    from ..metrics.sync import match_pair
+
+    n = len(views)
+    out = np.zeros((n, n))
+    for i, j in combinations(range(n), 2):
+        out[i, j] = np.mean([match_pair(views[i][t], views[j][t]).num_inliers for t in frames])
+    return out
+
+
+def sync_at(pairs: np.ndarray, n: int) -> float:
+    """Mean of `pairs` over every pair among the first n views."""
+    iu = np.triu_indices(n, 1)
+    return float(pairs[:n, :n][iu].mean())
+
+
+def evaluate(shards: list[Path], synthesizers: dict, settings=SETTINGS, seed: int = 0, sync_stride: int = 8,
+             near: float = 0.05, far: float = 2.5, samples: int = 256) -> tuple[list[dict], list[dict]]:
+    """Score every setting on every episode. Returns (per-shot rows, per-(setting, episode, n) sync rows)."""
+    from ..generate import run_autoregressive, seed_bank
+    from ..memory import MemoryBank
+    from ..pipeline.augment import score_against
+
+    rows, sync_rows = [], []
+    for path in shards:
+        episode, targets, truth = load_shots(path)
+        frames = list(range(0, len(episode.cameras["head"]), sync_stride))
+        truth_pairs = pairwise_inliers([truth[t.name] for t in targets], frames)
+        for label, gen_name, k, retrieval in settings:
+            if gen_name not in synthesizers:
+                continue
+            bank = MemoryBank(near, far, samples)
+            seed_bank(episode, ["head"], bank)
+            t0 = time.monotonic()
+            steps = run_autoregressive(bank, targets, synthesizers[gen_name], k, retrieval, seed)
+            seconds = (time.monotonic() - t0) / len(steps)
+            for shot, step in enumerate(steps, 1):
+                score = score_against(step.synthesis.frames, truth[step.target.name], step.synthesis.covered)
+                rows.append({"setting": label, "episode": episode.episode_id, "shot": shot, "target": step.target.name,
+                             "context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4),
+                             "seconds": round(seconds, 2), **score})
+            pairs = pairwise_inliers([s.synthesis.frames for s in steps], frames)
+            for n in SHOT_COUNTS:
+                if n <= len(steps):
+                    sync_rows.append({"setting": label, "episode": episode.episode_id, "shots": n,
+                                      "sync": round(sync_at(pairs, n), 2), "sync_truth": round(sync_at(truth_pairs, n), 2)})
+    return rows, sync_rows
+
+
+def summarize(rows: list[dict], sync_rows: list[dict]) -> list[dict]:
+    """Per (setting, n): PSNR / SSIM / covered PSNR / coverage averaged over shots 1..n of every episode, the
+    n-th shot's PSNR alone, and view sync of the synthesized and the ground-truth views."""
+    out = []
+    for label in dict.fromkeys(r["setting"] for r in rows):
+        mine = [r for r in rows if r["setting"] == label]
+        for n in SHOT_COUNTS:
+            upto = [r for r in mine if r["shot"] <= n]
+            if not any(r["shot"] == n for r in mine):
+                continue
+            entry = {"setting": label, "shots": n}
+            for key in ("psnr", "ssim", "psnr_covered", "coverage"):
+                vals = [r[key] for r in upto if r.get(key) is not None]
+                entry[key] = round(float(np.mean(vals)), 3) if vals else None
+            entry["psnr_shot_n"] = round(float(np.mean([r["psnr"] for r in mine if r["shot"] == n])), 3)
+            syncs = [s for s in sync_rows if s["setting"] == label and s["shots"] == n]
+            entry["sync"] = round(float(np.mean([s["sync"] for s in syncs])), 2) if syncs else None
+            entry["sync_truth"] = round(float(np.mean([s["sync_truth"] for s in syncs])), 2) if syncs else None
+            out.append(entry)
+    return out
+
+
+def markdown_table(summary: list[dict]) -> str:
+    lines = ["| setting | shots | PSNR (1..n) | SSIM (1..n) | PSNR covered | coverage | PSNR of shot n | view sync | "
+             "view sync, ground truth |", "|---|---|---|---|---|---|---|---|---|"]
+    for s in summary:
+        lines.append(f"| {s['setting']} | {s['shots']} | {s['psnr']} | {s['ssim']} | {s['psnr_covered']} | "
+                     f"{s['coverage']} | {s['psnr_shot_n']} | {s['sync']} | {s['sync_truth']} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..generate import HybridSynthesizer, LearnedSynthesizer, WarpSynthesizer
+    from .data import shard_paths
+
+    args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv))
+    device = args.get("device", "cuda" if torch.cuda.is_available() else "cpu")
+    synths = {"warp": WarpSynthesizer(device=device)}
+    steps = int(args["steps"]) if "steps" in args else None
+    if args.get("hybrid"):
+        synths["hybrid"] = HybridSynthesizer(args["hybrid"], steps=steps, device=device)
+    if args.get("learned"):
+        synths["learned"] = LearnedSynthesizer(args["learned"], steps=steps, device=device)
+    shards = shard_paths(args["input"], "shots_")
+    if not shards:
+        raise SystemExit(f"no shots_*.safetensors[.gz] in {args['input']}; make them with pack_shots")
+    rows, sync_rows = evaluate(shards, synths, sync_stride=int(args.get("sync_stride", 8)))
+    summary = summarize(rows, sync_rows)
+    print(markdown_table(summary))
+    if args.get("output"):
+        Path(args["output"]).write_text(json.dumps({"summary": summary, "rows": rows, "sync": sync_rows,
+                                                    "args": args}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
