@@ -25,13 +25,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def run(nproc: int, args, out: Path) -> dict:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+    # A static rendezvous on loopback: --standalone resolves the host name, which hung on the device machine.
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
+           f"--master_port={free_port()}",
            "-m", "embodied_rerender.train", f"data={args.data}", f"output={out}", f"batch_size={args.batch}",
            f"time_limit_s={args.seconds}", "stage_steps=[0,0,0,1]", "self_cond_steps=0", "save_every=0",
            f"log_every={args.log_every}", "resume=false", f"parallel={args.parallel}"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=args.seconds + 240)
     if proc.returncode != 0:
         raise RuntimeError(f"torchrun with {nproc} processes failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     with open(out / "loss.csv") as f:
