@@ -6,11 +6,11 @@ import json
 import os
 
 import pytest
-from run_fixtures import assert_same_dataset, small_source, with_bad_episodes
+from run_fixtures import KILLED, assert_same_dataset, run_cli, small_source, with_bad_episodes
 from test_agibot_reader import BAD_CASES
 
 from embodied_rerender.cli import main
-from embodied_rerender.pipeline.run import convert
+from embodied_rerender.pipeline.run import convert, staging_dir
 
 ray = pytest.importorskip("ray")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -91,3 +91,35 @@ def test_worker_dying_again_costs_only_its_episode(source, tmp_path, monkeypatch
     assert status["327/21"]["status"] == "skipped" and "worker died" in status["327/21"]["reason"]
     assert [e["episode"] for e in report.written] == ["327/20", "327/22"]  # the third worker died on 327/23
     assert status["327/23"]["status"] == "skipped"
+
+
+def test_driver_killed_then_rerun(source, local_zarr, tmp_path):
+    """The command's own Ray (a subprocess) dies with its driver after the first result came back; the
+    rerun (here on the module's Ray) skips what the manifest holds and gives the uninterrupted dataset."""
+    out = tmp_path / "out.zarr"
+    args = ["convert", f"input={source}", f"output={out}", "writer=zarr", "launcher=ray", "ray.num_workers=2"]
+    killed = run_cli(args + ["ray.num_cpus=2"], kill_at="appended:1")
+    assert killed.returncode == KILLED, killed.stderr[-2000:]
+    assert not out.exists()
+    done = (staging_dir(out) / "manifest.jsonl").read_text().splitlines()
+    assert len(done) >= 1
+    report = convert(source, out, "zarr", progress=False, launcher="ray", ray=RAY)
+    assert len(report.written) == 4
+    assert_same_dataset(out, local_zarr)
+
+
+def test_lerobot_schema_is_checked_across_workers(tmp_path):
+    """Each worker has its own LeRobot writer; the driver still refuses an episode whose features differ
+    from the first one's, as one writer would have, and the rest merge (lerobot's aggregate)."""
+    from agibot_fixtures import make_episode
+
+    src = tmp_path / "src"
+    for episode, cameras in (("30", ("head", "hand_left")), ("31", ("head",)), ("32", ("head", "hand_left"))):
+        make_episode(src, episode=episode, n=6, cameras=cameras)
+    reports = {launcher: convert(src, tmp_path / launcher, "lerobot", progress=False, launcher=launcher, ray=RAY)
+               for launcher in ("local", "ray")}
+    for report in reports.values():
+        status = {e["episode"]: e for e in report.episodes}
+        assert [e["episode"] for e in report.written] == ["327/30", "327/32"]
+        assert "features differ" in status["327/31"]["reason"]
+    assert_same_dataset(tmp_path / "ray", tmp_path / "local")

@@ -4,7 +4,7 @@ A launcher maps episode refs to report entries, yielding each entry as its episo
 driver (`run.run_episodes`) owns everything else, the manifest, the merge and the publish, so a run
 gives the same dataset whichever launcher did the episodes.
 
-`launcher=ray` starts one Ray actor per worker. Each builds its reader, writer and (for `augment`) the
+`launcher=ray` starts one Ray actor per worker. Each builds its reader and (for `augment`) the
 synthesizer once, so a learned model is loaded once per actor, not once per episode; a worker gets
 `num_gpus_per_worker` GPUs when a learned generator runs on CUDA. Only refs and paths cross Ray: workers
 read the input and write into the shared staging directory themselves, so input, output and staging
@@ -106,13 +106,17 @@ class RayOptions:
 
 
 class EpisodeWorker:
-    """A Ray actor: builds the reader, writer and transform once, then writes the episodes it is sent."""
+    """A Ray actor: builds the reader and transform (the model) once, then writes the episodes it is sent.
+
+    A fresh writer per episode: a writer that holds one schema (LeRobot) would otherwise judge an episode
+    by whichever episode this worker happened to get first; the driver checks them all in order instead.
+    """
 
     def __init__(self, job: Job):
-        self.reader, self.writer, self.transform = job.build_reader(), job.build_writer(), job.build_transform()
+        self.job, self.reader, self.transform = job, job.build_reader(), job.build_transform()
 
     def process(self, ref: EpisodeRef, stage: str) -> dict:
-        return write_one(self.reader, self.writer, ref, Path(stage), self.transform)
+        return write_one(self.reader, self.job.build_writer(), ref, Path(stage), self.transform)
 
 
 class RayLauncher:

@@ -146,11 +146,11 @@ def run_episodes(
                 kill_point("appended")
             results[entry["episode"]] = entry
             bar.update()
+    written = _conforming(writer, stage, refs, results)
     report.episodes = [results[r.label] for r in refs]
     report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
                         for p in reader.problems]
 
-    written = [stage / "episodes" / _dir_name(r) for r in refs if results[r.label]["status"] == "written"]
     merged = stage / "merged"
     shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
     kill_point("merge")
@@ -168,6 +168,25 @@ def run_episodes(
     _publish(merged, output)
     shutil.rmtree(stage, ignore_errors=True)
     return report
+
+
+def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict]) -> list[Path]:
+    """The written episode directories, in order, that fit one dataset. Workers each had their own writer,
+    so a writer that holds one schema (LeRobot) checks them here against the first, as it would have
+    while writing; a misfit becomes a skipped entry in `results`."""
+    dirs = []
+    for ref in refs:
+        if results[ref.label]["status"] != "written":
+            continue
+        path = stage / "episodes" / _dir_name(ref)
+        if hasattr(writer, "conforms"):
+            try:
+                writer.conforms(path)
+            except EpisodeError as err:
+                results[ref.label] = {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": None}
+                continue
+        dirs.append(path)
+    return dirs
 
 
 def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
