@@ -125,3 +125,12 @@ def test_lerobot_schema_is_checked_across_workers(tmp_path):
         assert [e["episode"] for e in report.written] == ["327/30", "327/32"]
         assert "features differ" in status["327/31"]["reason"]
     assert_same_dataset(tmp_path / "ray", tmp_path / "local")
+
+
+@pytest.mark.parametrize("verb", ["convert", "augment"])
+def test_launcher_keys_are_checked(verb, capsys):
+    base = [verb, "input=/nonexistent", "output=/nonexistent_out"]
+    assert main(base + ["ray.num_worker=2"]) == 1  # a typo of ray.num_workers
+    assert "ray.num_worker" in capsys.readouterr().err
+    assert main(base + ["launcher=slurm"]) == 1
+    assert "launcher=slurm" in capsys.readouterr().err

@@ -19,11 +19,14 @@ import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from ..io.base import EpisodeRef
 from .faults import forwarded_env
 from .run import RunReport, extras_dir, run_episodes, write_one, writer_options
+
+if TYPE_CHECKING:
+    from .augment import AugmentConfig
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Job:
     generator: str | None = None
     generator_options: dict = field(default_factory=dict)
     device: str = "cpu"
-    augment: object | None = None  # an AugmentConfig when generator is set
+    augment: AugmentConfig | None = None  # set when generator is
     preview_dir: str | None = None
 
     def build_reader(self):
