@@ -37,7 +37,8 @@ def _args(source, out, writer="shards"):
 
 
 # Every point of pipeline/faults.py; episode points at the second episode so the first is already finished.
-POINTS = ["read:2", "write:2+0.01", "rename:2", "manifest:2", "appended:2", "merge:1+0.02", "publish:1"]
+# The tiny shard merge is over in milliseconds, too soon for a timer: the LeRobot test below kills mid-merge.
+POINTS = ["read:2", "write:2+0.01", "rename:2", "manifest:2", "appended:2", "merge:1", "publish:1"]
 
 
 @pytest.mark.parametrize("kill_at", POINTS)
