@@ -134,3 +134,13 @@ def test_launcher_keys_are_checked(verb, capsys):
     assert "ray.num_worker" in capsys.readouterr().err
     assert main(base + ["launcher=slurm"]) == 1
     assert "launcher=slurm" in capsys.readouterr().err
+
+
+def test_workers_that_cannot_start_stop_the_run_with_the_reason(source, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = main(["augment", f"input={source}", f"output={out}", "writer=zarr", "generator=hybrid",
+                 f"hybrid.checkpoint={tmp_path / 'missing.safetensors'}", "launcher=ray", "progress=false"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "no Ray worker could start" in err and "missing.safetensors" in err
+    assert not out.exists()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from ..errors import DatasetError
 from ..io.base import EpisodeRef
 from .faults import forwarded_env
 from .run import RunReport, extras_dir, run_episodes, write_one, writer_options
@@ -118,6 +119,9 @@ class EpisodeWorker:
     def __init__(self, job: Job):
         self.job, self.reader, self.transform = job, job.build_reader(), job.build_transform()
 
+    def ready(self) -> bool:
+        return True
+
     def process(self, ref: EpisodeRef, stage: str) -> dict:
         return write_one(self.reader, self.job.build_writer(), ref, Path(stage), self.transform)
 
@@ -155,7 +159,7 @@ class RayLauncher:
                 actors.append(worker_cls.remote(self.job))
                 return actors[-1]
 
-            idle = [new_worker() for _ in range(min(self.num_workers(gpus), len(refs)))]
+            idle = _started([new_worker() for _ in range(min(self.num_workers(gpus), len(refs)))])
             yield from self._dispatch(refs, str(Path(stage).absolute()), idle, new_worker)
         finally:
             for actor in actors:
@@ -184,10 +188,10 @@ class RayLauncher:
                 if attempts[ref] <= self.options.retries:
                     pending.appendleft(ref)
                     continue
-                entry = _skipped(ref, f"worker died {attempts[ref]} times on this episode: {_first_line(err)}")
+                entry = _skipped(ref, f"worker died {attempts[ref]} times on this episode: {_reason(err)}")
             except RayTaskError as err:  # write_one catches everything; this is a bug or an unpicklable result
                 idle.append(actor)
-                entry = _skipped(ref, f"worker error: {_first_line(err)}")
+                entry = _skipped(ref, f"worker error: {_reason(err)}")
             yield entry
 
     def num_workers(self, gpus: float) -> int:
@@ -200,6 +204,25 @@ class RayLauncher:
         if gpus:
             fits.append(total.get("GPU", 0) / gpus)
         return max(1, int(min(fits)))
+
+
+def _started(actors: list) -> list:
+    """The actors that came up. A worker that cannot start (a model that does not load, an input it cannot
+    open) fails every episode the same way, so when none starts the run stops here with that reason; the
+    staging directory is kept for the rerun."""
+    import ray
+    from ray.exceptions import RayActorError
+
+    up, errors = [], []
+    for actor in actors:
+        try:
+            ray.get(actor.ready.remote())
+            up.append(actor)
+        except RayActorError as err:
+            errors.append(err)
+    if not up:
+        raise DatasetError(f"no Ray worker could start: {_reason(errors[0])}")
+    return up
 
 
 def connect(options: RayOptions) -> bool:
@@ -232,6 +255,10 @@ def _skipped(ref: EpisodeRef, reason: str) -> dict:
     return {"episode": ref.label, "status": "skipped", "reason": reason, "file": None}
 
 
-def _first_line(err: BaseException) -> str:
-    lines = [line for line in str(err).splitlines() if line.strip()]
-    return lines[0][:300] if lines else type(err).__name__
+def _reason(err: BaseException) -> str:
+    """One line for a report: the exception a worker's start raised (the last line of Ray's traceback),
+    otherwise the first line of Ray's message."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    if not lines:
+        return type(err).__name__
+    return (lines[-1] if getattr(err, "actor_init_failed", False) else lines[0])[:300]
