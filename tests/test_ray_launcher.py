@@ -144,3 +144,10 @@ def test_workers_that_cannot_start_stop_the_run_with_the_reason(source, tmp_path
     err = capsys.readouterr().err
     assert "no Ray worker could start" in err and "missing.safetensors" in err
     assert not out.exists()
+
+
+def test_a_worker_that_fits_nowhere_is_refused(source, tmp_path):
+    from embodied_rerender.errors import DatasetError
+
+    with pytest.raises(DatasetError, match="GPU"):
+        convert(source, tmp_path / "out", "zarr", progress=False, launcher="ray", ray={"num_gpus_per_worker": 1})

@@ -184,9 +184,12 @@ class RayLauncher:
                 idle.append(actor)
             except RayActorError as err:  # the worker process is gone, and with it only this episode
                 attempts[ref] += 1
-                idle.append(new_worker())
-                if attempts[ref] <= self.options.retries:
+                retry = attempts[ref] <= self.options.retries
+                if retry:
                     pending.appendleft(ref)
+                if pending:
+                    idle.append(new_worker())
+                if retry:
                     continue
                 entry = _skipped(ref, f"worker died {attempts[ref]} times on this episode: {_reason(err)}")
             except RayTaskError as err:  # write_one catches everything; this is a bug or an unpicklable result
@@ -195,14 +198,19 @@ class RayLauncher:
             yield entry
 
     def num_workers(self, gpus: float) -> int:
+        """ray.num_workers, or as many as the cluster's CPUs (and GPUs) hold; refuses a worker that fits
+        nowhere, which Ray would otherwise wait for forever."""
         import ray
 
+        total = ray.cluster_resources()
+        cpus = self.options.num_cpus_per_worker
+        if cpus > total.get("CPU", 0) or gpus > total.get("GPU", 0):
+            raise DatasetError(f"a Ray worker asks for {cpus} CPU and {gpus} GPU but the cluster has "
+                               f"{total.get('CPU', 0):g} CPU and {total.get('GPU', 0):g} GPU; set "
+                               "ray.num_cpus_per_worker / ray.num_gpus_per_worker (device=cuda asks 1 GPU each)")
         if self.options.num_workers:
             return int(self.options.num_workers)
-        total = ray.cluster_resources()
-        fits = [total.get("CPU", 1) / max(self.options.num_cpus_per_worker, 1e-6)]
-        if gpus:
-            fits.append(total.get("GPU", 0) / gpus)
+        fits = [total["CPU"] / max(cpus, 1e-6)] + ([total["GPU"] / gpus] if gpus else [])
         return max(1, int(min(fits)))
 
 
