@@ -12,6 +12,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import DatasetError
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 VERBS = {
     "sample": "write sample episodes in the AgiBot World raw layout",
@@ -60,11 +62,20 @@ def cmd_inspect(cfg: DictConfig) -> int:
     return 2 if bad else 0
 
 
+def _launch(cfg: DictConfig) -> dict:
+    """The launcher keys of a convert/augment config, for `run_job`."""
+    if cfg.launcher not in ("local", "ray"):
+        raise DatasetError(f"unknown launcher={cfg.launcher}; use launcher=local or launcher=ray")
+    return {"launcher": cfg.launcher, "ray": OmegaConf.to_container(cfg.ray, resolve=True),
+            "overwrite": cfg.overwrite, "progress": cfg.progress}
+
+
 def cmd_convert(cfg: DictConfig) -> int:
-    from .pipeline.run import convert
+    from .pipeline.launch import Job, run_job
 
     options = OmegaConf.to_container(cfg.get(cfg.writer) or {}, resolve=True)
-    report = convert(cfg.input, cfg.output, cfg.writer, cfg.reader, options, cfg.overwrite, cfg.progress)
+    job = Job(input=cfg.input, writer=cfg.writer, writer_options=options, reader=cfg.reader)
+    report = run_job(job, cfg.output, **_launch(cfg))
     print(f"convert: {report.summary_line()}")
     for line in report.skip_lines():
         print(line)
@@ -72,23 +83,17 @@ def cmd_convert(cfg: DictConfig) -> int:
 
 
 def cmd_augment(cfg: DictConfig) -> int:
-    from .generate import get_synthesizer
-    from .io import get_reader, get_writer
-    from .pipeline.augment import AugmentConfig, augment
-    from .pipeline.run import writer_options
+    from .pipeline.augment import AugmentConfig
+    from .pipeline.launch import Job, run_job
 
-    if cfg.launcher != "local":
-        print(f"embodied-rerender augment: launcher={cfg.launcher} is not built yet; use launcher=local", file=sys.stderr)
-        return 1
     targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
     options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit")}
     config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
                            near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
-    synth_options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
-    synthesizer = get_synthesizer(cfg.generator, device=cfg.device, **synth_options)
-    writer = get_writer(cfg.writer, **writer_options(cfg.writer, cfg.output, OmegaConf.to_container(cfg[cfg.writer], resolve=True)))
-    report = augment(get_reader(cfg.reader, cfg.input), writer, cfg.output, synthesizer, config,
-                     overwrite=cfg.overwrite, progress=cfg.progress, input_name=cfg.input)
+    job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
+              reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
+              generator_options=OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True))
+    report = run_job(job, cfg.output, **_launch(cfg))
     print(f"augment: {report.summary_line()}")
     for entry in report.written:
         for name, score in entry.get("synthesized", {}).items():

@@ -193,7 +193,7 @@ class LeRobotWriter:
 
         datasets.disable_progress_bars()  # one "Map" bar per episode drowns the run's own progress bar
         features = build_features(episode)
-        self._check_schema(episode, features)
+        self._check_schema(episode.episode_id, features)
         robot_type = self.robot_type or episode.metadata.get("robot_type") or (
             "AgiBot_A2D" if episode.metadata.get("format") == "agibot" else None)
         ds = LeRobotDataset.create(repo_id=self.repo_id, fps=int(round(episode.fps)), features=features,
@@ -212,7 +212,14 @@ class LeRobotWriter:
         _write_sidecar(out, [_episode_record(episode, methods)], _provenance(episode))
         return {"frames": episode.num_frames, "cameras": methods}
 
-    def _check_schema(self, episode: Episode, features: dict) -> None:
+    def conforms(self, episode_dir: Path) -> None:
+        """Check a one-episode dataset written by another writer (a Ray worker's) against this dataset's
+        schema, the first episode's; raises the ConsistencyError that `write_episode` would have."""
+        info = json.loads((Path(episode_dir) / "meta" / "info.json").read_text())
+        features = {k: v for k, v in info["features"].items() if k not in _DEFAULT_FEATURES}
+        self._check_schema(Path(episode_dir).name, features)
+
+    def _check_schema(self, episode_id: str, features: dict) -> None:
         if self.features is None:
             self.features = features
             return
@@ -220,7 +227,7 @@ class LeRobotWriter:
             diff = sorted(set(features) ^ set(self.features)) or sorted(
                 k for k in features if _comparable({k: features[k]}) != _comparable({k: self.features[k]}))
             raise ConsistencyError(f"features differ from the first episode's ({', '.join(diff[:6])}); "
-                                   "a LeRobot dataset holds one schema", episode=episode.episode_id)
+                                   "a LeRobot dataset holds one schema", episode=episode_id)
 
     def _episode_video(self, cam: CameraStream, fps: float, tmp: Path) -> tuple[Path, str]:
         from ..video import write_video

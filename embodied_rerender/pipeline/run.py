@@ -4,13 +4,15 @@ Staging layout beside the output (never where a reader of the output would look)
 
     <parent>/.<name>.staging/
         episodes/<label>/          one finished episode each (the writer's own format)
-        episodes/.tmp-<label>-<pid>/  an episode being written; discarded if the run dies
+        episodes/.tmp-<label>-<id>/   an episode being written; ignored (and removed) if its worker dies
         manifest.jsonl             one line per finished episode: the resume record
         extra/                     side outputs (previews), moved to the output root at the end
         merged/                    the joined dataset while it is being built
 
 A killed run leaves only the staging directory; a rerun skips every episode in the manifest, writes
 the rest, merges, writes report.json and renames `merged/` to the output path in one step.
+Episodes are written by a launcher (launch.py: here, or on Ray workers sharing the staging directory);
+only the driver, this module, appends to the manifest, merges and publishes.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import json
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -26,6 +29,7 @@ from typing import Callable
 from ..episode import Episode
 from ..errors import DatasetError, EpisodeError
 from ..io.base import EpisodeRef, Reader, Writer
+from .faults import kill_point
 
 
 @dataclass
@@ -103,16 +107,23 @@ def run_episodes(
     overwrite: bool = False,
     progress: bool = True,
     input_name: str = "",
+    launcher=None,
 ) -> RunReport:
     """Read every episode, apply `transform` (returns the episode and extra report fields), write, merge.
 
+    `launcher` runs the per-episode work (`write_one`): None means here, in this process, with `reader`,
+    `writer` and `transform`; a `RayLauncher` spreads it over Ray workers that build their own. Either way
+    this process alone keeps the manifest, merges and publishes, so the output is the same.
     One bad episode is reported and skipped; the run goes on. The output appears only when complete.
     """
     from tqdm import tqdm
 
+    from .launch import LocalLauncher
+
     output = Path(output)
     if output.exists() and not overwrite:
         raise DatasetError(f"output {output} already exists; pass overwrite=true to replace it")
+    launcher = launcher or LocalLauncher(reader, writer, transform)
     stage = staging_dir(output)
     (stage / "episodes").mkdir(parents=True, exist_ok=True)
     manifest_path = stage / "manifest.jsonl"
@@ -121,21 +132,28 @@ def run_episodes(
     start = time.perf_counter()
 
     refs = reader.refs()
-    finished_dirs = [stage / "episodes" / _dir_name(r) for r in refs if r.label in done]
-    if finished_dirs and hasattr(writer, "adopt"):
-        writer.adopt(finished_dirs[0])
-    for ref in tqdm(refs, desc=f"{writer.name}", unit="episode", disable=not progress):
-        if ref.label in done and (stage / "episodes" / _dir_name(ref)).is_dir():
-            report.episodes.append(done[ref.label])
-            continue
-        report.episodes.append(_write_one(reader, writer, ref, stage, manifest_path, transform))
+    finished = {r.label for r in refs if r.label in done and (stage / "episodes" / _dir_name(r)).is_dir()}
+    if finished and hasattr(writer, "adopt"):
+        writer.adopt(stage / "episodes" / _dir_name(next(r for r in refs if r.label in finished)))
+    results = {label: done[label] for label in finished}
+    todo = [r for r in refs if r.label not in finished]
+    with tqdm(total=len(refs), initial=len(finished), desc=f"{writer.name}", unit="episode",
+              disable=not progress) as bar:
+        for entry in launcher.map(todo, stage):
+            if entry["status"] == "written":
+                kill_point("manifest")
+                _append_manifest(manifest_path, entry)
+                kill_point("appended")
+            results[entry["episode"]] = entry
+            bar.update()
+    written = _conforming(writer, stage, refs, results)
+    report.episodes = [results[r.label] for r in refs]
     report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
                         for p in reader.problems]
 
-    written = [stage / "episodes" / _dir_name(r) for r in refs
-               if any(e["episode"] == r.label and e["status"] == "written" for e in report.episodes)]
     merged = stage / "merged"
     shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
+    kill_point("merge")
     if written:
         writer.merge(written, merged)
     else:
@@ -146,19 +164,48 @@ def run_episodes(
             os.replace(item, merged / item.name)
     report.seconds = time.perf_counter() - start
     (merged / "report.json").write_text(json.dumps(report.as_dict(), indent=1))
+    kill_point("publish")
     _publish(merged, output)
     shutil.rmtree(stage, ignore_errors=True)
     return report
 
 
-def _write_one(reader, writer, ref, stage, manifest_path, transform) -> dict:
-    tmp = stage / "episodes" / f".tmp-{_dir_name(ref)}-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
+def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict]) -> list[Path]:
+    """The written episode directories, in order, that fit one dataset. Workers each had their own writer,
+    so a writer that holds one schema (LeRobot) checks them here against the first, as it would have
+    while writing; a misfit becomes a skipped entry in `results`."""
+    dirs = []
+    for ref in refs:
+        if results[ref.label]["status"] != "written":
+            continue
+        path = stage / "episodes" / _dir_name(ref)
+        if hasattr(writer, "conforms"):
+            try:
+                writer.conforms(path)
+            except EpisodeError as err:
+                results[ref.label] = {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": None}
+                continue
+        dirs.append(path)
+    return dirs
+
+
+def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
+              transform: Callable[[Episode], tuple[Episode, dict]] | None = None) -> dict:
+    """Read, transform and write one episode into `stage/episodes/<label>/`; returns its report entry.
+
+    The episode is written under a temporary name unique to this call and renamed when complete, so
+    several workers can share one staging directory and a killed worker leaves nothing that counts.
+    A bad episode (any exception) becomes a "skipped" entry naming the reason and, when known, the file.
+    """
+    final = stage / "episodes" / _dir_name(ref)
+    tmp = stage / "episodes" / f".tmp-{_dir_name(ref)}-{uuid.uuid4().hex[:12]}"
     try:
         episode = reader.read(ref)
         extra = {}
         if transform is not None:
             episode, extra = transform(episode)
+        kill_point("read")
+        kill_point("write")
         info = writer.write_episode(episode, tmp)
     except EpisodeError as err:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -167,32 +214,34 @@ def _write_one(reader, writer, ref, stage, manifest_path, transform) -> dict:
     except Exception as err:  # noqa: BLE001 - one bad episode never ends a run
         shutil.rmtree(tmp, ignore_errors=True)
         return {"episode": ref.label, "status": "skipped", "reason": f"{type(err).__name__}: {err}", "file": None}
-    os.replace(tmp, stage / "episodes" / _dir_name(ref))
-    entry = {"episode": ref.label, "status": "written", "frames": int(info.get("frames", 0)), **extra,
-             **{k: v for k, v in info.items() if k != "frames"}}
-    _append_manifest(manifest_path, entry)
-    return entry
+    kill_point("rename")
+    if final.exists():  # left by a run killed before its manifest line: not finished as far as we know
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return {"episode": ref.label, "status": "written", "frames": int(info.get("frames", 0)), **extra,
+            **{k: v for k, v in info.items() if k != "frames"}}
 
 
 def _publish(merged: Path, output: Path) -> None:
     """Put `merged` at `output` by rename; an existing output is moved aside first and removed after."""
-    old = None
     if output.exists():
-        old = output.parent / f".{output.name}.old-{os.getpid()}"
-        os.replace(output, old)
+        os.replace(output, output.parent / f".{output.name}.old-{os.getpid()}")
+        kill_point("swap")
     os.replace(merged, output)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    # This output's asides: the one just made, and any left by a run killed between the two renames.
+    for stale in output.parent.glob(f".{output.name}.old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def convert(input: str | Path, output: str | Path, writer: str, reader: str | None = None,
-            options: dict | None = None, overwrite: bool = False, progress: bool = True) -> RunReport:
-    """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`."""
-    from ..io import get_reader, get_writer
+            options: dict | None = None, overwrite: bool = False, progress: bool = True,
+            launcher: str = "local", ray: dict | None = None) -> RunReport:
+    """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`,
+    with the `local` or `ray` launcher (`ray`: the RayOptions fields)."""
+    from .launch import Job, run_job
 
-    options = writer_options(writer, output, options or {})
-    return run_episodes(get_reader(reader, input), get_writer(writer, **options), output,
-                        overwrite=overwrite, progress=progress, input_name=str(input))
+    job = Job(input=str(input), writer=writer, writer_options=options or {}, reader=reader)
+    return run_job(job, output, launcher, ray, overwrite, progress)
 
 
 def writer_options(writer: str, output: str | Path, options: dict) -> dict:
