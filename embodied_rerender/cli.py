@@ -81,7 +81,7 @@ def cmd_augment(cfg: DictConfig) -> int:
         print(f"embodied-rerender augment: launcher={cfg.launcher} is not built yet; use launcher=local", file=sys.stderr)
         return 1
     targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
-    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit")}
+    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit", "loop")}
     config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
                            near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
     synth_options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
