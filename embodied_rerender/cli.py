@@ -87,7 +87,7 @@ def cmd_augment(cfg: DictConfig) -> int:
     from .pipeline.launch import Job, run_job
 
     targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
-    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit")}
+    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit", "loop")}
     config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
                            near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
     job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),

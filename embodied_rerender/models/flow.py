@@ -62,13 +62,15 @@ def _expand(t: Tensor, like: Tensor) -> Tensor:
 
 
 def flow_loss(model: VideoBackbone, x0: Tensor, cond: Conditioning, t: Tensor, eps: Tensor,
-              clean: Tensor | None = None) -> Tensor:
+              clean: Tensor | None = None, weight: Tensor | None = None) -> Tensor:
     """Velocity-regression loss (mean over batch and generated pixels).
 
     x0, eps: `(B, 3, T, H, W)`; t: `(B,)` times; clean: `(B, F)` bool token-frames given clean
     (overlap frames of a long video): their t is 0, their x_t is x0, and they are left out of the loss
     (at t = 0 the velocity eps - x0 is unpredictable). All randomness comes in as arguments, so a
-    data-parallel split of the batch gives exactly the gradient of the whole batch.
+    data-parallel split of the batch gives exactly the gradient of the whole batch. weight: optional
+    `(B, 1, T, H, W)` per-pixel loss weight (0 = unknown target pixel, e.g. a LoopAug hole); each sample's
+    loss is then its weighted mean.
     """
     tf = t
     if clean is not None:
@@ -76,6 +78,12 @@ def flow_loss(model: VideoBackbone, x0: Tensor, cond: Conditioning, t: Tensor, e
     x_t = add_noise(x0, eps, tf)
     v = model(x_t, tf, cond)
     err = (v.float() - (eps - x0).float()).pow(2)
+    if weight is not None:
+        w = weight.to(err)
+        if clean is not None:
+            w = w * _expand((~clean).float(), err)
+        per_sample = (err * w).sum(dim=(1, 2, 3, 4)) / (w.sum(dim=(1, 2, 3, 4)) * err.shape[1]).clamp_min(1)
+        return per_sample.mean()
     if clean is None:
         return err.mean()
     weight = _expand((~clean).float(), err)  # (B, 1, T, 1, 1)

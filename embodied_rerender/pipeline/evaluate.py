@@ -5,7 +5,9 @@ Per synthesized camera `X_synth` that replaces a recorded camera `X`: PSNR and S
 PSNR over the pixels the source camera truly sees (co-visible by ground-truth depth: the fair region for
 a method that cannot invent what no camera saw) and colour consistency there. Across the synthesized
 cameras of an episode: view synchronization (SIFT + RANSAC inliers between frames of the same instant),
-with the recorded cameras they replace as the reference.
+with the recorded cameras they replace as the reference. Per synthesized camera whose poses revisit a pose
+(`geometry.loops.find_revisits` on the stored extrinsics): loop closure between the revisit frames over the
+static region (`metrics.loop`), the region taken from a recorded source camera's depth (ground truth first).
 """
 
 from __future__ import annotations
@@ -84,6 +86,41 @@ def _visible_region(episode: Episode, cam, truth_name: str, ground_truth: Path |
     return visible
 
 
+def loop_scores(episode: Episode, name: str, ground_truth: Path | None, max_pairs: int = 24) -> dict | None:
+    """Loop closure of synthesized camera `name` if its trajectory revisits a pose, else None. The static
+    region comes from the depth of a recorded source camera (sample ground truth, else the dataset's),
+    splatted into the camera at both revisit times; without any, the whole frame is compared."""
+    from ..geometry.loops import find_revisits
+    from ..metrics.loop import loop_closure, splat_depth, static_from_depth
+
+    cam = episode.cameras[name]
+    pairs = find_revisits(cam.trajectory.extrinsics).numpy()
+    if not len(pairs):
+        return None
+    if len(pairs) > max_pairs:
+        pairs = pairs[np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int)]
+    frames, static, region = cam[:], None, "whole frame"
+    for src in [s for s in cam.provenance.get("sources", []) if s in episode.cameras and not episode.cameras[s].synthesized]:
+        scam = episode.cameras[src]
+        depth = _gt_depth(ground_truth, episode, src) if ground_truth is not None else None
+        if depth is None and scam.depth is not None:
+            depth = scam.read_depth(slice(None))
+        if depth is None:
+            continue
+        used = np.unique(pairs)
+        sd = np.zeros((len(frames),) + frames.shape[1:3], np.float32)
+        st, tt = scam.trajectory, cam.trajectory
+        for lo in range(0, len(used), 16):
+            f = used[lo:lo + 16]
+            sd[f] = splat_depth(depth[f], st.intrinsics_per_frame()[f], st.extrinsics[f], tt.intrinsics_per_frame()[f],
+                                tt.extrinsics[f], frames.shape[1:3])
+        static = np.stack([static_from_depth(sd[i], sd[j]) for i, j in pairs])
+        region = f"depth of {src}" + (" (ground truth)" if ground_truth is not None else "")
+        break
+    scores = loop_closure(frames, pairs, static)
+    return {**scores.summary(), "static_region": region}
+
+
 def sync_scores(episode: Episode, names: list[str], stride: int) -> dict:
     """Mean SIFT/RANSAC inliers between the synthesized views, and between the recorded ones they replace."""
     from ..metrics import view_sync
@@ -107,12 +144,19 @@ def evaluate(reader, ground_truth: Path | None = None, sync_stride: int = 5) -> 
             continue
         names = [n for n, c in ep.cameras.items() if c.synthesized]
         cams = {n: score_camera(ep, n, ground_truth) for n in names}
+        for n in names:
+            loop = loop_scores(ep, n, ground_truth)
+            if loop is not None:
+                cams[n]["loop"] = loop
         episodes.append({"episode": f"{ep.task_id}/{ep.episode_id}" if ep.task_id else ep.episode_id,
                          "cameras": cams, "view_sync": sync_scores(ep, names, sync_stride)})
     keys = ("psnr", "ssim", "psnr_visible", "ssim_visible", "colour_consistency")
     summary = {k: _mean([c[k] for e in episodes for c in e["cameras"].values() if c.get(k) is not None]) for k in keys}
     for kind in ("synthesized", "recorded"):
         summary[f"view_sync_{kind}"] = _mean([e["view_sync"][kind] for e in episodes if kind in e["view_sync"]])
+    for key in ("loop_mae", "loop_psnr", "loop_match_px", "loop_inlier_ratio"):
+        summary[key] = _mean([c["loop"][key] for e in episodes for c in e["cameras"].values()
+                              if c.get("loop", {}).get(key) is not None])
     return {"ground_truth": str(ground_truth) if ground_truth else None, "summary": summary, "episodes": episodes,
             "skipped": skipped}
 
@@ -143,4 +187,4 @@ def write_plots(report: dict, out: Path) -> list[Path]:
     return paths
 
 
-__all__ = ["evaluate", "write_plots", "find_ground_truth", "score_camera", "sync_scores"]
+__all__ = ["evaluate", "write_plots", "find_ground_truth", "score_camera", "sync_scores", "loop_scores"]

@@ -56,7 +56,44 @@ def orbit(episode: Episode, source: str = "head", arc_deg: float = 40.0, radius_
     return [Target("orbit_0", traj, info={"centre": centre.tolist(), "arc_deg": arc_deg})]
 
 
-BUILDERS = {"head_to_gripper": head_to_gripper, "virtual_wrist": virtual_wrist, "orbit": orbit}
+def loop(episode: Episode, kind: str = "head_gripper_head", source: str = "head", wrist: str = "hand_left",
+         dwell: float = 0.1, laps: int = 1, radius: float = 0.05, **_) -> list[Target]:
+    """`loop_<kind>`: a camera path over the episode's clock that returns to poses it held (LoopAug).
+
+    kind: `head_gripper_head` (the `source` view blends into the `wrist` view and back, both cameras as they
+    were at time min(t, T-1-t), with `dwell` and smoothstep timing); `out_and_back` (the `source` camera's own
+    first half, then retraced); `orbit` (`laps` circles of `radius` metres around the source camera's frame-0
+    centre, normal to its optical axis, looking at the point it looks at). The revisit pairs go in `info`."""
+    from ..geometry import loops
+
+    cam = episode.cameras.get(source)
+    if cam is None or cam.trajectory is None:
+        return []
+    src = torch.as_tensor(cam.trajectory.extrinsics)
+    T, like = len(src), cam.trajectory
+    if kind == "head_gripper_head":
+        arm = episode.cameras.get(wrist)
+        if arm is None or arm.trajectory is None:
+            return []
+        path = loops.head_gripper_head(src, torch.as_tensor(arm.trajectory.extrinsics), T, dwell)
+        like = arm.trajectory  # the loop ends at the wrist view: the wrist's intrinsics and size
+    elif kind == "out_and_back":
+        path = loops.out_and_back(src, T)
+    elif kind == "orbit":
+        c2w0 = cam.trajectory.extrinsics[0]
+        depth = cam.read_depth(0) if cam.depth is not None else None
+        reach = float(np.median(depth[depth > 0])) if depth is not None and np.any(depth > 0) else 1.0
+        focus = torch.as_tensor(c2w0[:3, 3] + c2w0[:3, 2] * reach)
+        path = loops.closed_orbit(torch.as_tensor(c2w0[:3, 3]), radius, T, laps, look_at=focus,
+                                  axis=torch.as_tensor(c2w0[:3, 2]))
+    else:
+        raise ValueError(f"unknown loop kind {kind!r}; choose from head_gripper_head, out_and_back, orbit")
+    traj = CameraTrajectory(path.c2w.numpy(), like.intrinsics_per_frame()[0], like.height, like.width)
+    info = {"loop": kind, "revisits": path.revisits.tolist()}
+    return [Target(f"loop_{kind}", traj, info=info)]
+
+
+BUILDERS = {"head_to_gripper": head_to_gripper, "virtual_wrist": virtual_wrist, "orbit": orbit, "loop": loop}
 
 
 def build_targets(episode: Episode, names: list[str], options: dict | None = None) -> list[Target]:

@@ -4,6 +4,10 @@ Slot 0 is always the head camera over the same frames (the source video the gene
 reference frame of every raymap). Slots 1..k-1 come from the other clips of the episode, i.e. the other
 cameras and other time windows, ranked by the frustum co-visibility precomputed at packing time
 (Algorithm 1), or drawn uniformly for the random-retrieval ablation.
+
+With LoopAug shards (`train.loops`) a share `loop_ratio` of the samples are loop clips instead: the target
+goes head view -> gripper view -> head view and back in time, its holes weighted 0 in the loss; the
+contexts are the head clip and the other wrist's clip at the loop's own (palindromic) times.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ class Batch:
     target: `(B, 3, T, h, w)` float in [-1, 1]; target_K `(B, 3, 3)`; target_c2w `(B, T, 4, 4)`.
     context: `(B, k, 3, T, h, w)`; context_K `(B, k, 3, 3)`; context_c2w `(B, k, T, 4, 4)`;
     context_mask: `(B, k)` bool; context_ids: `(B, k, 3)` long (episode, camera, start) of each slot.
-    prior: `(B, 4, T, h, w)` warp RGB + coverage in [-1, 1]; clean: `(B, F)` bool clean token-frames.
+    prior: `(B, 4, T, h, w)` warp RGB + coverage in [-1, 1]; clean: `(B, F)` bool clean token-frames;
+    weight: `(B, 1, T, h, w)` per-pixel loss weight (1 for recorded targets, 0 in LoopAug holes).
     """
 
     target: torch.Tensor
@@ -35,6 +40,7 @@ class Batch:
     context_ids: torch.Tensor
     prior: torch.Tensor
     clean: torch.Tensor
+    weight: torch.Tensor
 
     def to(self, device) -> "Batch":
         return Batch(*(getattr(self, f).to(device, non_blocking=True) for f in self.__dataclass_fields__))
@@ -55,11 +61,13 @@ class PairSampler:
 
     retrieval: "covisibility" (top scores, with a small Gumbel jitter so near-ties vary between epochs)
     or "random"; patch_t: frames per token-frame (the clean overlap is one token-frame);
-    overlap_prob: share of samples whose first token-frame is given clean (long-video chunk continuation).
+    overlap_prob: share of samples whose first token-frame is given clean (long-video chunk continuation);
+    loops: LoopAug shards of the same episodes; loop_ratio: share of samples drawn from them.
     """
 
     def __init__(self, shards: list[tuple[dict, dict]], k_max: int = 4, retrieval: str = "covisibility",
-                 jitter: float = 0.02, patch_t: int = 2, overlap_prob: float = 0.3):
+                 jitter: float = 0.02, patch_t: int = 2, overlap_prob: float = 0.3,
+                 loops: list[tuple[dict, dict]] | None = None, loop_ratio: float = 0.0):
         if not shards:
             raise ValueError("no training shards")
         self.episodes = shards
@@ -78,16 +86,42 @@ class PairSampler:
                 v[f"{wr}.prior"] = torch.cat([to_unit(tensors[f"{wr}.prior"]), cov], dim=1).contiguous()
             self.video.append(v)
         self.device = torch.device("cpu")
+        self.loop_ratio = loop_ratio
+        self.loops = self._load_loops(loops or [])
+        if loop_ratio > 0 and not self.loops:
+            raise ValueError("loop_ratio > 0 needs LoopAug shards (train.loops.pack_loops) of the training episodes")
+
+    def _load_loops(self, loops: list[tuple[dict, dict]]) -> list[dict]:
+        """Loop samples as float tensors, each tied to its episode's index in `self.episodes`."""
+        index = {m["episode"]: e for e, (_, m) in enumerate(self.episodes)}
+        out = []
+        for tensors, m in loops:
+            if m["episode"] not in index:
+                raise ValueError(f"LoopAug shard of episode {m['episode']} has no training shard beside it")
+            if (m["clip"], m["height"], m["width"]) != (self.clip, self.height, self.width):
+                raise ValueError(f"LoopAug shard of episode {m['episode']} holds {m['clip']}x{m['height']}x{m['width']} "
+                                 f"clips, the training shards {self.clip}x{self.height}x{self.width}")
+            cov = tensors["covered"].float()[:, :, None] / 127.5 - 1.0
+            for n in range(len(tensors["frames"])):
+                out.append({"episode": index[m["episode"]], "wrist": m["wrists"][int(tensors["wrist"][n])],
+                            "keys": torch.as_tensor(m["keys"]), "times": tensors["times"][n],
+                            "frames": to_unit(tensors["frames"][n]), "mask": tensors["mask"][n].float(),
+                            "prior": torch.cat([to_unit(tensors["prior"][n]), cov[n]], dim=1),
+                            "c2w": tensors["c2w"][n], "K": tensors["K"][n]})
+        return out
 
     def to(self, device) -> "PairSampler":
         """Keep the decoded clips on `device` (a GPU assembles batches far faster than a small CPU)."""
         self.device = torch.device(device)
         self.video = [{k: v.to(self.device) for k, v in ep.items()} for ep in self.video]
+        self.loops = [{k: v.to(self.device) if isinstance(v, torch.Tensor) else v for k, v in lp.items()}
+                      for lp in self.loops]
         return self
 
     @classmethod
-    def from_dir(cls, root, **kw) -> "PairSampler":
-        return cls([read_shard(p) for p in shard_paths(root)], **kw)
+    def from_dir(cls, root, loop_dir=None, **kw) -> "PairSampler":
+        loops = [read_shard(p) for p in shard_paths(loop_dir, "loops_")] if loop_dir else None
+        return cls([read_shard(p) for p in shard_paths(root)], loops=loops, **kw)
 
     def clip_frames(self, e: int, cam: str, start: int) -> torch.Tensor:
         """`(3, T, h, w)` float clip in [-1, 1]."""
@@ -120,6 +154,10 @@ class PairSampler:
         k = min(k, self.k_max)
         items = []
         for _ in range(batch_size):
+            # Drawn only when LoopAug is on: with loop_ratio 0 the random stream (hence training) is unchanged.
+            if self.loop_ratio > 0 and float(torch.rand((), generator=generator)) < self.loop_ratio:
+                items.append(int(torch.randint(len(self.loops), (1,), generator=generator)))
+                continue
             e = int(torch.randint(len(self.episodes), (1,), generator=generator))
             meta = self.episodes[e][1]
             wrist = meta["wrists"][int(torch.randint(len(meta["wrists"]), (1,), generator=generator))]
@@ -132,7 +170,12 @@ class PairSampler:
     def _build(self, items) -> Batch:
         T, h, w, K = self.clip, self.height, self.width, self.k_max
         out = {n: [] for n in Batch.__dataclass_fields__}
-        for e, wrist, s, ctx, overlap in items:
+        for item in items:
+            if isinstance(item, int):
+                for n, v in self._loop_item(self.loops[item]).items():
+                    out[n].append(v)
+                continue
+            e, wrist, s, ctx, overlap = item
             tensors = self.episodes[e][0]
             out["target"].append(self.clip_frames(e, wrist, s))
             out["target_K"].append(tensors[f"{wrist}.K"])
@@ -154,4 +197,26 @@ class PairSampler:
             clean = torch.zeros(T // self.patch_t, dtype=torch.bool)
             clean[0] = overlap
             out["clean"].append(clean)
+            out["weight"].append(torch.ones(1, T, h, w, device=self.device))
         return Batch(**{n: torch.stack(v).to(self.device) for n, v in out.items()})
+
+    def _loop_item(self, lp: dict) -> dict[str, torch.Tensor]:
+        """One LoopAug sample: target and prior expanded from distinct keys to the palindrome; contexts: the head
+        clip (slot 0) and the other wrist's clip (slot 1, if any) at the loop's times. Context ids are -1, so
+        self-conditioning leaves these (non-contiguous) clips recorded."""
+        T, h, w, K = self.clip, self.height, self.width, self.k_max
+        e, keys, tensors = lp["episode"], lp["keys"], self.episodes[lp["episode"]][0]
+        times = lp["times"][keys]
+        others = [c for c in self.episodes[e][1]["wrists"] if c != lp["wrist"]]
+        ctx = ["head"] + others[:1]
+        frames = [self.video[e][c][times].transpose(0, 1) for c in ctx]
+        frames += [torch.zeros(3, T, h, w, device=self.device)] * (K - len(ctx))
+        Ks, c2w = torch.eye(3).repeat(K, 1, 1), torch.eye(4).repeat(K, T, 1, 1)
+        for j, c in enumerate(ctx):
+            Ks[j], c2w[j] = tensors[f"{c}.K"], tensors[f"{c}.c2w"][times.cpu()]
+        return {"target": lp["frames"][keys].transpose(0, 1), "target_K": lp["K"].cpu(),
+                "target_c2w": lp["c2w"][keys].cpu(), "context": torch.stack(frames), "context_K": Ks,
+                "context_c2w": c2w, "context_mask": torch.arange(K) < len(ctx),
+                "context_ids": torch.full((K, 3), -1, dtype=torch.long),
+                "prior": lp["prior"][keys].transpose(0, 1), "clean": torch.zeros(T // self.patch_t, dtype=torch.bool),
+                "weight": lp["mask"][keys][None]}

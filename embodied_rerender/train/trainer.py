@@ -52,6 +52,8 @@ class TrainConfig:
     time_limit_s: float = 0.0
     retrieval: str = "covisibility"
     overlap_prob: float = 0.3
+    loop_data: str = ""  # LoopAug shards (train.loops.pack_loops) of the training episodes
+    loop_ratio: float = 0.0  # share of samples that are LoopAug loop clips (0: off, training unchanged)
     log_every: int = 10
     save_every: int = 500
     sample_every: int = 0
@@ -102,12 +104,13 @@ def conditioning(batch: Batch, mcfg: DiTConfig, k: int | None = None) -> Conditi
 
 
 def loss_on(model, batch: Batch, mcfg: DiTConfig, t: torch.Tensor, eps: torch.Tensor, k: int,
-            drop: torch.Tensor | None = None) -> torch.Tensor:
-    """Flow loss of `batch` with its first `k` contexts; `drop (B,)` bool removes all contexts of a sample (CFG)."""
+            drop: torch.Tensor | None = None, weighted: bool = False) -> torch.Tensor:
+    """Flow loss of `batch` with its first `k` contexts; `drop (B,)` bool removes all contexts of a sample (CFG);
+    weighted: apply the batch's per-pixel weight (LoopAug holes count 0)."""
     cond = conditioning(batch, mcfg, k)
     if drop is not None and cond.context_mask is not None:
         cond.context_mask = cond.context_mask & ~drop[:, None]
-    return flow_loss(model, batch.target, cond, t, eps, batch.clean)
+    return flow_loss(model, batch.target, cond, t, eps, batch.clean, batch.weight if weighted else None)
 
 
 def self_condition(model, sampler: PairSampler, batch: Batch, mcfg: DiTConfig, steps: int, prob: float,
@@ -173,7 +176,8 @@ def train(cfg: TrainConfig) -> dict:
     mcfg, flow = cfg.model_config(), FlowConfig.from_dict(cfg.flow)
     torch.manual_seed(cfg.seed)  # parameter init: identical on every rank
     sampler = PairSampler.from_dir(cfg.data, k_max=mcfg.max_context, retrieval=cfg.retrieval, patch_t=mcfg.patch_t,
-                                   overlap_prob=cfg.overlap_prob).to(device)
+                                   overlap_prob=cfg.overlap_prob, loop_dir=cfg.loop_data or None,
+                                   loop_ratio=cfg.loop_ratio).to(device)
     if (sampler.clip, sampler.height, sampler.width) != (mcfg.frames, mcfg.height, mcfg.width):
         raise ValueError(f"shards hold clips of {sampler.clip}x{sampler.height}x{sampler.width} but the model is "
                          f"{mcfg.frames}x{mcfg.height}x{mcfg.width}")
@@ -239,7 +243,7 @@ def train(cfg: TrainConfig) -> dict:
         eps = torch.randn(batch.target.shape, generator=gen).to(device)
         drop = (torch.rand(B, generator=gen) < flow.context_dropout).to(device)
         with torch.autocast(device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None):
-            loss = loss_on(ddp, batch, mcfg, t, eps, k, drop)
+            loss = loss_on(ddp, batch, mcfg, t, eps, k, drop, weighted=cfg.loop_ratio > 0)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
