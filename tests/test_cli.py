@@ -36,7 +36,7 @@ def test_arguments_are_checked(capsys):
     assert main(["inspect", "input=/nonexistent", "typo_key=1"]) == 1
     assert "typo_key" in capsys.readouterr().err
     assert main(["stream"]) == 1
-    assert "not built yet" in capsys.readouterr().err
+    assert "input=" in capsys.readouterr().err
     assert main(["--help"]) == 0 and "inspect" in capsys.readouterr().out
 
 
