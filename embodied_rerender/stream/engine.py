@@ -46,11 +46,13 @@ class StreamItem:
 
 @dataclass
 class StreamFrame:
-    """index: frame number in the stream; frame: `(H, W, 3)` uint8; latency_s: from `push` of its input to emission."""
+    """index: frame number in the stream; frame: `(H, W, 3)` uint8; latency_s: from `push` of its input to emission;
+    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution (on the engine's device)."""
 
     index: int
     frame: np.ndarray
     latency_s: float
+    working: torch.Tensor | None = None
 
 
 @dataclass
@@ -195,7 +197,7 @@ class StreamEngine:
         latency = now - item.arrival
         self.stats.latencies.append(latency)
         self.stats.end = now
-        return StreamFrame(f, frame, latency)
+        return StreamFrame(f, frame, latency, x0[0])
 
     # -- the stream API ------------------------------------------------------------------------
     def push(self, item: StreamItem) -> list[StreamFrame]:

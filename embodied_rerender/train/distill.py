@@ -334,9 +334,9 @@ def distill(cfg: DistillConfig) -> dict:
         if step % cfg.log_every == 0 or step == 1:
             elapsed = time.monotonic() - start
             phase = "regression" if regression_phase else "dmd"
-            writer.writerow([step, phase, f"{float(loss):.5f}", *(f"{terms[k]:.5f}" for k in terms), f"{elapsed:.1f}"])
+            writer.writerow([step, phase, f"{history[-1]['loss']:.5f}", *(f"{terms[k]:.5f}" for k in terms), f"{elapsed:.1f}"])
             log.flush()
-            print(f"distill step {step} {phase} loss {float(loss):.4f} " +
+            print(f"distill step {step} {phase} loss {history[-1]['loss']:.4f} " +
                   " ".join(f"{k} {v:.4f}" for k, v in terms.items()) + f" {elapsed:.0f}s", flush=True)
         if cfg.save_every and step % cfg.save_every == 0:
             save_model(out / "student", student, flow_meta, meta())
