@@ -214,7 +214,7 @@ class CausalBlock(nn.Module):
     def forward(self, x: Tensor, cam: Tensor, cond: Tensor, S: int, rope: tuple[Tensor, Tensor, Tensor, int],
                 past: tuple[Tensor, Tensor] | None, mask: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """x, cam: `(B, L, D)`, `(B, L, cam_dim)`; cond: `(B, L / S, D)` one row per S-token group;
-        rope: (cos, sin `(L, pairs)`, sink-key flag `(L,)` bool, pairs); past: cached (k, v) or None;
+        rope: (cos, sin `(L, pairs)`, sink-key channel mask `(L, hd)` or None, pairs); past: cached (k, v) or None;
         mask: `(L, L_past + L)` bool or None. Returns x and this pass's (k, v) `(B, heads, L, hd)`."""
         B, L, D = x.shape
         x = x + self.cam(cam)
@@ -223,13 +223,11 @@ class CausalBlock(nn.Module):
         h = self.norm1(x) * (1 + sc1) + sh1
         q, k, v = self.qkv(h).view(B, L, 3, self.heads, D // self.heads).permute(2, 0, 3, 1, 4)
         q, k = self.q_norm(q).to(v.dtype), self.k_norm(k).to(v.dtype)
-        cos, sin, sink_key, pairs = rope
+        cos, sin, sink_keep, pairs = rope
         q = apply_rope(q, cos.to(q), sin.to(q), pairs)
         k = apply_rope(k, cos.to(k), sin.to(k), pairs)
-        if bool(sink_key.any()):  # sinks: position-free keys (rotary channels zeroed)
-            keep = torch.ones(L, k.shape[-1], dtype=k.dtype, device=k.device)
-            keep[sink_key.to(k.device), : 2 * pairs] = 0
-            k = k * keep
+        if sink_keep is not None:  # sinks: position-free keys (rotary channels zeroed)
+            k = k * sink_keep.to(k)
         keys, values = (k, v) if past is None else (torch.cat([past[0].to(k), k], 2), torch.cat([past[1].to(v), v], 2))
         a = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)
         x = x + g1 * self.proj(a.transpose(1, 2).reshape(B, L, D))
@@ -290,14 +288,8 @@ class CausalDiT(nn.Module):
         cond_t = self.t_embed(timestep_embedding(times, cfg.dim).to(x.dtype))
 
         frames = frames.cpu().long()
-        tok_frames = frames.repeat_interleave(2 * S)
-        ang = rope_angles(tok_frames, cfg.rope_pairs, cfg.rope_period).to(x.device)
-        rope = (ang.cos(), ang.sin(), tok_frames < cfg.sink, cfg.rope_pairs)
         past_frames = cache.frames if cache is not None and len(cache) else torch.zeros(0, dtype=torch.long)
-        visible = band_mask(frames, torch.cat([past_frames, frames]), cfg.sink, cfg.window)
-        mask = None
-        if not bool(visible.all()):
-            mask = visible.repeat_interleave(2 * S, 0).repeat_interleave(2 * S, 1).to(x.device)
+        rope, mask = self._statics(frames, past_frames, x.device)
         for i, block in enumerate(self.blocks):
             past = cache.past(i) if cache is not None else None
             x, k, v = block(x, cam, cond_t, S, rope, past, mask)
@@ -309,6 +301,34 @@ class CausalDiT(nn.Module):
         shift, scale = self.ada_out(F.silu(cond_t.view(B, Fr, 2, -1)[:, :, 1])).repeat_interleave(S, 1).chunk(2, -1)
         x = self.out(self.norm_out(x) * (1 + scale) + shift)
         return self._unpatchify(x, B, Fr)
+
+    def _statics(self, frames: Tensor, past_frames: Tensor, device) -> tuple[tuple, Tensor | None]:
+        """Rotary tables and the token mask of a pass. A stream repeats the same few patterns (same frames mod
+        the period, same band layout), so they are built once and kept on the device: no host work per pass."""
+        cfg, S = self.cfg, self.cfg.tokens_per_stream
+        sink_part = lambda f: torch.where(f < cfg.sink, f, -1)  # noqa: E731
+        base = int(frames[0])
+        key = (tuple((frames % cfg.rope_period).tolist()), tuple(sink_part(frames).tolist()),
+               tuple((frames - base).tolist()), tuple(torch.where(past_frames < cfg.sink, past_frames - 10**9,
+                                                                  past_frames - base).tolist()), str(device))
+        memo = self.__dict__.setdefault("_memo", {})
+        if key not in memo:
+            if len(memo) > 256:
+                memo.clear()
+            tok_frames = frames.repeat_interleave(2 * S)
+            ang = rope_angles(tok_frames, cfg.rope_pairs, cfg.rope_period).to(device)
+            sink_keep = None
+            if bool((tok_frames < cfg.sink).any()):
+                sink_keep = torch.ones(len(tok_frames), cfg.dim // cfg.heads)
+                sink_keep[tok_frames < cfg.sink, : 2 * cfg.rope_pairs] = 0
+                sink_keep = sink_keep.to(device)
+            rope = (ang.cos(), ang.sin(), sink_keep, cfg.rope_pairs)
+            visible = band_mask(frames, torch.cat([past_frames, frames]), cfg.sink, cfg.window)
+            mask = None
+            if not bool(visible.all()):
+                mask = visible.repeat_interleave(2 * S, 0).repeat_interleave(2 * S, 1).to(device)
+            memo[key] = (rope, mask)
+        return memo[key]
 
     def _unpatchify(self, x: Tensor, B: int, Fr: int) -> Tensor:
         """`(B, F * S, p * p * C)` -> `(B, F, C, h, w)`."""
