@@ -13,8 +13,9 @@ Figures (one JSON object per line on stdout; also written to --out):
                    median per-frame input preparation (warp prior at the output size + resize + raymaps, the
                    part that grows with the output size). Each setting runs a 16-frame warm-up stream first.
                    Baseline `teacher_clip`: per new frame, the warp prior of that frame and the bidirectional
-                   teacher (same size as the student, bf16) sampling the 8-frame clip that ends at it with S = 4
-                   steps, at the working resolution, output upsampled; `ratio` = student fps / baseline fps.
+                   teacher (same size as the student, bf16) sampling the 8-frame clip that ends at it with its 16
+                   Euler steps (--baseline-steps), at the working resolution, output upsampled; `ratio` = student
+                   fps / baseline fps.
                    `realtime` = fps >= 30 and first latency < 0.2 s.
 
 Model: the reference student (weights/hybrid_ref.json's shape: dim 256, depth 8, 4 heads, 96x72 working
@@ -172,7 +173,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--sizes", nargs="+", default=["256x256", "480x640"], help="output HxW")
     ap.add_argument("--settings", nargs="+", default=["1x4", "2x4", "4x4", "1x2", "1x1"], help="WxS")
-    ap.add_argument("--baseline-steps", type=int, default=4)
+    ap.add_argument("--baseline-steps", type=int, default=16, help="teacher Euler steps (its trained default: 16)")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--out", default=None)
     ap.add_argument("--tiny", action="store_true")
