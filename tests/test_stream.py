@@ -248,3 +248,21 @@ def test_stream_verb_writes_an_mp4(distilled, tmp_path, capsys):
 
     assert len(VideoReader(out)) == 6 and VideoReader(out).shape == (24, 32)
     assert "frames/s" in capsys.readouterr().out
+
+
+def test_stream_verb_takes_a_video_with_poses_and_the_api_takes_tuples(distilled, tmp_path):
+    from embodied_rerender.video import VideoReader, write_video
+
+    root, _ = distilled
+    items = [plane_item(i) for i in range(5)]
+    write_video(tmp_path / "in.mp4", [it.source for it in items], 30, codec="h264")
+    np.savez(tmp_path / "poses.npz", source_K=items[0].source_K, source_c2w=np.stack([it.source_c2w for it in items]),
+             target_K=items[0].target_K, target_c2w=np.stack([it.target_c2w for it in items]),
+             depth=np.stack([it.depth for it in items]))
+    out = tmp_path / "out.mp4"
+    assert main(["stream", f"input={tmp_path / 'in.mp4'}", f"poses={tmp_path / 'poses.npz'}",
+                 f"checkpoint={root / 'out' / 'student.safetensors'}", f"output={out}"]) == 0
+    assert len(VideoReader(out)) == 5
+    student, _ = load_student(root / "out" / "student.safetensors")
+    tuples = [(it.source, it.source_K, it.source_c2w, it.target_K, it.target_c2w, it.depth) for it in items]
+    assert [f.index for f in stream_views(student, iter(tuples), steps=2)] == list(range(5))

@@ -161,9 +161,11 @@ class KVCache:
         newest = int(self.frames.max())
         keep = (self.frames < self.sink) | (self.frames > newest - self.window)
         if not bool(keep.all()):
-            idx = torch.nonzero(keep.repeat_interleave(tokens)).squeeze(1).to(self.k[0].device)
-            self.k = [k.index_select(2, idx) for k in self.k]
-            self.v = [v.index_select(2, idx) for v in self.v]
+            # Frames are increasing, so what stays is a prefix (the sinks) and a suffix (the window): slices, no gather.
+            head, tail = int((self.frames < self.sink).sum()), int((self.frames > newest - self.window).sum())
+            cut = lambda x: torch.cat([x[:, :, : head * tokens], x[:, :, x.shape[2] - tail * tokens:]], dim=2)  # noqa: E731
+            self.k = [cut(k) for k in self.k]
+            self.v = [cut(v) for v in self.v]
             self.frames = self.frames[keep]
 
     def num_bytes(self) -> int:
