@@ -373,6 +373,13 @@ def init_from_teacher(student: CausalDiT, teacher: nn.Module) -> list[str]:
     if pos is not None and pos.shape == own["pos_space"].shape:
         own["pos_space"] = pos.clone()
         copied.append("pos_space")
+    slot, pos_time = t_state.get("slot"), t_state.get("pos_time")
+    if slot is not None and slot.shape[0] >= 2 and slot.shape[1] == own["kind"].shape[1]:
+        # The teacher marks the target as slot 0 and the first context (the source) as slot 1; its time table has
+        # no counterpart (the student's time is rotary), so its mean goes in as a constant.
+        shift = pos_time.mean(0) if pos_time is not None else 0
+        own["kind"] = torch.stack([slot[1], slot[0]]) + shift
+        copied.append("kind")
     student.load_state_dict(own)
     return copied
 

@@ -4,12 +4,12 @@ For every episode and wrist camera the student streams the head camera (frames +
 trajectory; the bidirectional teacher (`HybridSynthesizer`, the head clip as its one context, its own chunked
 sampling) and the warp-only baseline render the same target from the same input. Scores per method: PSNR / SSIM
 against the recorded wrist video (whole frame and the covered region), the student's PSNR against the teacher,
-and view synchronization with the source camera (SIFT + RANSAC inliers between the head frame and the
-synthesized frame at the same instant, metrics.sync; None where OpenCV is absent), with the recorded wrist video
-as the reference value.
+and view synchronization (metrics.sync: SIFT + RANSAC inliers between two views at the same instant; None where
+OpenCV is absent): `sync_source` with the head frame (the recorded wrist video gives the reference value),
+`sync_truth` with the recorded wrist frame, and student against teacher.
 
     python -m embodied_rerender.stream.evaluate input=.carry/eval student=DIR/student.safetensors \
-        teacher=weights/hybrid_ref.safetensors device=cuda output=quality.json [window=1 frames=N sync_stride=4]
+        teacher=weights/hybrid_ref.safetensors device=cuda output=quality.json [window=1 frames=N sync_stride=2]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def sync_score(source: np.ndarray, views: np.ndarray, stride: int) -> float | No
 
 
 def evaluate_stream(episodes, student, teacher_synth, device, window: int = 1, steps: int | None = None,
-                    shift: float = 1.0, frames: int | None = None, sync_stride: int = 4) -> list[dict]:
+                    shift: float = 1.0, frames: int | None = None, sync_stride: int = 2) -> list[dict]:
     """One row per (episode, wrist): scores of student, teacher and warp."""
     from ..generate import WarpSynthesizer
     from ..memory import View
@@ -68,27 +68,28 @@ def evaluate_stream(episodes, student, teacher_synth, device, window: int = 1, s
             tea = teacher_synth.synthesize([view], traj, 0, torch.Generator().manual_seed(0)) if teacher_synth else None
             teacher_s = time.perf_counter() - t0
             wrp = warp.synthesize([view], traj, 0)
+            sync = lambda v: {"sync_source": sync_score(head_frames, v, sync_stride),  # noqa: E731
+                              "sync_truth": sync_score(truth, v, sync_stride)}
             row = {"episode": ep.episode_id, "target": target.name, "frames": n,
-                   "student": {**score_against(stu, truth, wrp.covered), "sync": sync_score(head_frames, stu, sync_stride),
+                   "student": {**score_against(stu, truth, wrp.covered), **sync(stu),
                                **{k: engine.stats.summary()[k] for k in ("fps", "first_latency_s", "steady_latency_s")}},
-                   "warp": {**score_against(wrp.frames, truth, wrp.covered), "sync": sync_score(head_frames, wrp.frames, sync_stride)},
-                   "ground_truth": {"sync": sync_score(head_frames, truth, sync_stride)}}
+                   "warp": {**score_against(wrp.frames, truth, wrp.covered), **sync(wrp.frames)},
+                   "ground_truth": {"sync_source": sync_score(head_frames, truth, sync_stride)}}
             if tea is not None:
-                row["teacher"] = {**score_against(tea.frames, truth, wrp.covered),
-                                  "sync": sync_score(head_frames, tea.frames, sync_stride), "s_per_view": round(teacher_s, 3)}
-                row["student_vs_teacher_psnr"] = _mean(psnr(stu, tea.frames))
+                row["teacher"] = {**score_against(tea.frames, truth, wrp.covered), **sync(tea.frames),
+                                  "s_per_view": round(teacher_s, 3)}
+                row["student_vs_teacher"] = {"psnr": _mean(psnr(stu, tea.frames)),
+                                             "sync": sync_score(tea.frames, stu, sync_stride)}
             rows.append(row)
     return rows
 
 
 def summarize(rows: list[dict]) -> dict:
     out = {}
-    for method in ("student", "teacher", "warp", "ground_truth"):
+    for method in ("student", "teacher", "warp", "ground_truth", "student_vs_teacher"):
         keys = sorted({k for r in rows if method in r for k in r[method]})
         out[method] = {k: _mean([r[method][k] for r in rows if method in r and r[method].get(k) is not None] or [float("nan")])
                        for k in keys}
-    out["student_vs_teacher_psnr"] = _mean([r["student_vs_teacher_psnr"] for r in rows if "student_vs_teacher_psnr" in r]
-                                           or [float("nan")])
     out["n"] = len(rows)
     return out
 
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate_stream(episodes, student, teacher, device, window=int(args.get("window", 1)),
                            steps=int(args["steps"]) if "steps" in args else trained.get("steps", 4),
                            shift=trained.get("shift", 1.0), frames=int(args["frames"]) if "frames" in args else None,
-                           sync_stride=int(args.get("sync_stride", 4)))
+                           sync_stride=int(args.get("sync_stride", 2)))
     report = {"summary": summarize(rows), "rows": rows, "args": args}
     print(json.dumps(report["summary"], indent=1))
     if args.get("output"):
