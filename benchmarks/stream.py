@@ -116,17 +116,20 @@ def run_student(model, items, size, window, steps, device) -> dict:
 def run_teacher(teacher, items, size, steps, device) -> dict:
     """Per new frame: its warp prior, then the teacher samples the 8-frame clip ending at it (k = 1 context)."""
     from embodied_rerender.models import Conditioning, sample
-    from embodied_rerender.stream import StreamEngine
+    from embodied_rerender.models.causal import CausalConfig
+    from embodied_rerender.stream.engine import prepare_inputs
 
     cfg = teacher.cfg
-    prep = StreamEngine(_StudentShape(cfg), steps=1, size=size, device=device)  # only its input preparation
+    shape = CausalConfig(height=cfg.height, width=cfg.width, patch=cfg.patch, dim=cfg.dim, heads=cfg.heads,
+                         prior_channels=cfg.prior_channels)  # the same per-frame inputs as the student's
+    reference = torch.as_tensor(items[0].source_c2w, dtype=torch.float32, device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     amp = torch.bfloat16 if device.type == "cuda" else None
     history: list = []
     times = []
 
     def step(it):
-        c, warp = prep._prepare(it)
+        c, warp = prepare_inputs(it, shape, reference, size, device)
         history.append(c)
         del history[:-cfg.frames]
         clip = history + [history[-1]] * (cfg.frames - len(history))
@@ -151,20 +154,6 @@ def run_teacher(teacher, items, size, steps, device) -> dict:
     return {"frames": len(items), "wall_s": round(wall, 4), "fps": round(len(items) / wall, 2),
             "first_latency_s": round(times[0], 4), "steady_latency_s": round(statistics.median(times[len(times) // 4:]), 4),
             "steps": steps, "clip": cfg.frames}
-
-
-class _StudentShape(torch.nn.Module):
-    """Just enough of a student for StreamEngine._prepare: the working resolution and the hybrid flag."""
-
-    def __init__(self, teacher_cfg):
-        super().__init__()
-        from embodied_rerender.models.causal import CausalConfig
-
-        self.cfg = CausalConfig(height=teacher_cfg.height, width=teacher_cfg.width, patch=teacher_cfg.patch,
-                                dim=teacher_cfg.dim, heads=teacher_cfg.heads, prior_channels=teacher_cfg.prior_channels)
-
-    def new_cache(self):
-        return None
 
 
 def main() -> None:

@@ -122,42 +122,9 @@ class StreamEngine:
 
     # -- inputs --------------------------------------------------------------------------------
     def _prepare(self, item: StreamItem) -> tuple[PairConditioning, torch.Tensor | None]:
-        from ..geometry.camera import resize_intrinsics
-        from ..geometry.plucker import plucker_raymap
-
-        cfg, dev = self.cfg, self.device
-        hw = (cfg.height, cfg.width)
-        Hs, Ws = item.source.shape[:2]
-        H, W = self.size or (Hs, Ws)
-        src = torch.from_numpy(np.ascontiguousarray(item.source)).to(dev).permute(2, 0, 1)[None].float() / 255
-        s_K = torch.as_tensor(item.source_K, dtype=torch.float32, device=dev)
-        s_c2w = torch.as_tensor(item.source_c2w, dtype=torch.float32, device=dev)
-        t_K = torch.as_tensor(item.target_K, dtype=torch.float32, device=dev)
-        t_c2w = torch.as_tensor(item.target_c2w, dtype=torch.float32, device=dev)
         if self.reference is None:
-            self.reference = s_c2w.clone()
-        rays = plucker_raymap(torch.stack([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
-                              torch.stack([s_c2w, t_c2w]), *hw, self.reference)  # (2, 6, h, w)
-        low = _resize(src, hw) * 2 - 1
-        prior = warp = None
-        if cfg.hybrid:
-            warp, covered = self._warp(src, item, s_K, s_c2w, t_K, t_c2w, (H, W))
-            prior = torch.cat([_resize(warp, hw) * 2 - 1, _resize(covered, hw) * 2 - 1], dim=1)[None]
-            warp = warp * 2 - 1
-        cond = PairConditioning(low[None], rays[0][None, None], rays[1][None, None], prior)
-        return cond, warp
-
-    def _warp(self, src, item, s_K, s_c2w, t_K, t_c2w, size):
-        """Warp render `(1, 3, H, W)` in [0, 1] (holes push-pull filled) and coverage `(1, 1, H, W)` float."""
-        from ..render import fill_holes, forward_splat
-
-        if item.depth is None:
-            return torch.zeros(1, 3, *size, device=src.device), torch.zeros(1, 1, *size, device=src.device)
-        depth = torch.as_tensor(np.asarray(item.depth, dtype=np.float32), device=src.device)
-        out = forward_splat(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
-                            size, max_splat=self.max_splat)
-        image, _ = fill_holes(out.image, out.mask, out.depth)
-        return image, out.mask[:, None].float()
+            self.reference = torch.as_tensor(item.source_c2w, dtype=torch.float32, device=self.device)
+        return prepare_inputs(item, self.cfg, self.reference, self.size, self.device, self.max_splat)
 
     # -- passes --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -224,6 +191,47 @@ class StreamEngine:
         return out
 
 
+def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[int, int] | None,
+                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, torch.Tensor | None]:
+    """One frame's student inputs at the working resolution `(cfg.height, cfg.width)` (`(1, 1, C, h, w)` each) and,
+    in hybrid mode, the full-size warp render `(1, 3, H, W)` in [-1, 1] (for detail transfer), else None.
+
+    reference: `(4, 4)` camera-to-world the raymaps are expressed in; size: output `(H, W)` (None: the source's).
+    """
+    from ..geometry.camera import resize_intrinsics
+    from ..geometry.plucker import plucker_raymap
+
+    hw = (cfg.height, cfg.width)
+    Hs, Ws = item.source.shape[:2]
+    H, W = size or (Hs, Ws)
+    src = torch.from_numpy(np.ascontiguousarray(item.source)).to(device).permute(2, 0, 1)[None].float() / 255
+    s_K, s_c2w, t_K, t_c2w = (torch.as_tensor(a, dtype=torch.float32, device=device)
+                              for a in (item.source_K, item.source_c2w, item.target_K, item.target_c2w))
+    rays = plucker_raymap(torch.stack([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
+                          torch.stack([s_c2w, t_c2w]), *hw, reference)  # (2, 6, h, w)
+    prior = warp = None
+    if cfg.hybrid:
+        warp, covered = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
+        prior = torch.cat([_resize(warp, hw) * 2 - 1, _resize(covered, hw) * 2 - 1], dim=1)[None]
+        warp = warp * 2 - 1
+    return PairConditioning((_resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], prior), warp
+
+
+def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9):
+    """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes push-pull
+    filled (as the training shards' priors): render `(1, 3, H, W)` in [0, 1] and coverage `(1, 1, H, W)` float.
+    Without depth the prior is empty (all holes)."""
+    from ..render import fill_holes, forward_splat
+
+    if depth is None:
+        return torch.zeros(1, 3, *size, device=src.device), torch.zeros(1, 1, *size, device=src.device)
+    depth = torch.as_tensor(np.asarray(depth, dtype=np.float32), device=src.device)
+    out = forward_splat(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
+                        size, max_splat=max_splat)
+    image, _ = fill_holes(out.image, out.mask, out.depth)
+    return image, out.mask[:, None].float()
+
+
 def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **options) -> Iterator[StreamFrame]:
     """Synthesized frames of a stream, each yielded as soon as it is ready. `items`: StreamItems or tuples
     `(source, source_K, source_c2w, target_K, target_c2w[, depth])`; options: :class:`StreamEngine`'s."""
@@ -235,4 +243,4 @@ def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **opti
     yield from engine.flush()
 
 
-__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats"]
+__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "warp_prior"]
