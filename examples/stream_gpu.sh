@@ -1,10 +1,11 @@
 #!/bin/bash
-# Issue 7 in one device command (about 7 minutes on one H100, at most 9 with every stage at its timeout): distil the streaming student from weights/hybrid_ref
-# on the packed shards, score it on the held-out eval shards (against the teacher, the warp and ground truth), and
-# benchmark streaming speed at 256x256 and 480x640. Run from the repository root with .carry/train and .carry/eval
-# carried (docs/results.md makes them):  TL=300 bash examples/stream_gpu.sh
+# Issue 7 in one device command (about 7 minutes on one H100; under 9 with every stage at its timeout): distil the
+# streaming student from weights/hybrid_ref on the packed shards, score it on the held-out eval shards (against the
+# teacher, the warp and ground truth; window 1 and 4), and benchmark streaming speed at 256x256 and 480x640.
+# Run from the repository root with .carry/train and .carry/eval carried (docs/results.md makes them):
+#   bash examples/stream_gpu.sh          (TL = distillation seconds, default 250; EVAL_TL 70 x 2, BENCH_TL 120)
 # Everything lands in $OUT: student.st.partNN (bf16 weights split in 15 MB parts: cat student.st.part* >
-# student.safetensors), student.json, loss.csv, summary.json, quality.json, bench.jsonl and the logs.
+# student.safetensors), student.json, loss.csv, summary.json, quality_w1.json, quality_w4.json, bench.jsonl and the logs.
 # CPU smoke check of the same script (a tiny teacher, a few seconds per stage):
 #   DEVICE=cpu TL=5 BS=1 EVAL_FRAMES=4 BENCH_ARGS=--tiny TEACHER=tiny.safetensors OUT=/tmp/o bash examples/stream_gpu.sh
 export PYTHONPATH=. PYTHONUNBUFFERED=1
