@@ -21,7 +21,7 @@ VERBS = {
     "convert": "reader to writer, no synthesis",
     "augment": "read, synthesize target views, write",
     "train": "train the learned generator (flow-matching video DiT)",
-    "stream": "real-time streaming synthesis (not built yet)",
+    "stream": "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
     "eval": "score synthesized views against ground truth; JSON report and plots",
     "demo": "the embedded default on the built-in sample scene",
 }
@@ -139,6 +139,22 @@ def cmd_train(cfg: DictConfig) -> int:
     return 0
 
 
+def cmd_stream(cfg: DictConfig) -> int:
+    from .stream.run import run_stream
+
+    try:
+        summary = run_stream(OmegaConf.to_container(cfg, resolve=True))
+    except (FileNotFoundError, ValueError) as err:
+        print(f"embodied-rerender stream: {err}", file=sys.stderr)
+        return 1
+    print(f"stream: {summary['input']}: {summary['frames']} frames, {summary['fps']} frames/s, first frame "
+          f"{summary['first_latency_s']} s, steady {summary['steady_latency_s']} s per frame "
+          f"(window {summary['window']}, {summary['steps']} steps, {summary['device']})"
+          + (f"; wrote {summary['output']}" if summary.get("output") else ""))
+    print(json.dumps(summary))
+    return 0
+
+
 def cmd_demo(cfg: DictConfig) -> int:
     """sample -> augment (head_to_gripper, virtual_wrist) -> LeRobot dataset + previews + report."""
     out = Path(cfg.output).resolve()
@@ -161,7 +177,8 @@ def not_built(verb: str):
     return run
 
 
-COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo}
+COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo,
+            "stream": cmd_stream}
 
 
 def usage() -> str:

@@ -35,8 +35,8 @@ def test_sample_then_inspect_lists_both_episodes(sampled, capsys):
 def test_arguments_are_checked(capsys):
     assert main(["inspect", "input=/nonexistent", "typo_key=1"]) == 1
     assert "typo_key" in capsys.readouterr().err
-    assert main(["stream"]) == 1
-    assert "not built yet" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="input=..."):
+        main(["stream"])
     assert main(["--help"]) == 0 and "inspect" in capsys.readouterr().out
 
 

@@ -1,0 +1,246 @@
+"""Streaming synthesis: frames in, synthesized frames out as soon as they are ready, with per-frame latency.
+
+    engine = StreamEngine(student, window=1, device="cuda")
+    for item in items:                      # StreamItem: source frame, its camera, the target camera (+ depth)
+        for out in engine.push(item):       # StreamFrame: index, (H, W, 3) uint8, latency_s
+            show(out.frame)
+    for out in engine.flush(): ...
+
+Per frame: the source is resized to the student's working resolution; in hybrid mode the source is also
+forward-splatted into the target camera at the output size (the warp prior, holes push-pull filled as in
+training) and its low-resolution copy plus coverage go in as extra channels. Raymaps are in the frame of the
+stream's first source camera (fixed, so the cached frames stay valid). Each model pass carries the frames the
+:class:`StaggeredScheduler` has in flight plus the frames finished by the previous pass, given clean at t = 0
+so that their keys/values enter the KV cache (the student then always attends to clean past frames, as in
+training). The output is upsampled to the output size and, with `detail_transfer`, the warp render's
+high frequencies (lost at the working resolution) are added back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models.causal import CausalDiT, PairConditioning
+from .scheduler import StaggeredScheduler, noise_levels
+
+
+@dataclass
+class StreamItem:
+    """One time step of input. source: `(H, W, 3)` uint8; source_K / target_K: `(3, 3)` at the source / output
+    size; source_c2w / target_c2w: `(4, 4)` camera-to-world; depth: `(H, W)` float32 metres of the source
+    (0 = invalid), needed for the hybrid prior (without it the prior is empty: all holes)."""
+
+    source: np.ndarray
+    source_K: np.ndarray
+    source_c2w: np.ndarray
+    target_K: np.ndarray
+    target_c2w: np.ndarray
+    depth: np.ndarray | None = None
+
+
+@dataclass
+class StreamFrame:
+    """index: frame number in the stream; frame: `(H, W, 3)` uint8; latency_s: from `push` of its input to emission;
+    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution (on the engine's device)."""
+
+    index: int
+    frame: np.ndarray
+    latency_s: float
+    working: torch.Tensor | None = None
+
+
+@dataclass
+class _InFlight:
+    x: torch.Tensor            # (1, 1, 3, h, w) current noisy state
+    cond: PairConditioning     # (1, 1, ...) working-resolution inputs
+    warp: torch.Tensor | None  # (1, 3, H, W) full-size warp render in [-1, 1] (detail transfer)
+    arrival: float
+    size: tuple[int, int]      # output (H, W)
+
+
+@dataclass
+class _Pending:
+    frame: int
+    x0: torch.Tensor
+    cond: PairConditioning
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """`(N, C, H, W)` -> `(N, C, h, w)`: area when shrinking, bilinear when enlarging."""
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    if size[0] <= x.shape[-2] and size[1] <= x.shape[-1]:
+        return F.interpolate(x, size=size, mode="area")
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+@dataclass
+class StreamStats:
+    latencies: list[float] = field(default_factory=list)
+    passes: int = 0
+    start: float | None = None
+    end: float | None = None
+
+    def summary(self) -> dict:
+        lat = np.asarray(self.latencies)
+        wall = (self.end or 0) - (self.start or 0)
+        steady = lat[min(len(lat) - 1, max(1, len(lat) // 4)):] if len(lat) else lat
+        return {"frames": len(lat), "passes": self.passes, "wall_s": round(wall, 4),
+                "fps": round(len(lat) / wall, 2) if wall > 0 else None,
+                "first_latency_s": round(float(lat[0]), 4) if len(lat) else None,
+                "steady_latency_s": round(float(np.median(steady)), 4) if len(lat) else None}
+
+
+class StreamEngine:
+    """Runs a :class:`CausalDiT` student over a stream. steps: noise levels per frame (default: the checkpoint's
+    distillation steps); window: frames in flight (divides steps); size: output `(H, W)` (default: source size);
+    shift: level warp (as in training); detail_transfer: add the warp's high frequencies back; seed: noise."""
+
+    def __init__(self, student: CausalDiT, steps: int = 4, window: int = 1, size: tuple[int, int] | None = None,
+                 shift: float = 1.0, device: str | torch.device = "cpu", amp: bool = True,
+                 detail_transfer: bool = True, seed: int = 0, max_splat: int = 9):
+        self.model = student.to(device).eval()
+        self.cfg = student.cfg
+        self.device = torch.device(device)
+        self.amp = amp and self.device.type == "cuda"
+        self.levels = noise_levels(steps, shift)
+        self.scheduler = StaggeredScheduler(steps, window)
+        self.size = size
+        self.detail_transfer, self.max_splat = detail_transfer, max_splat
+        self.generator = torch.Generator().manual_seed(seed)
+        self.cache = student.new_cache()
+        self.reference: torch.Tensor | None = None
+        self.flight: dict[int, _InFlight] = {}
+        self.pending: list[_Pending] = []
+        self.stats = StreamStats()
+
+    # -- inputs --------------------------------------------------------------------------------
+    def _prepare(self, item: StreamItem) -> tuple[PairConditioning, torch.Tensor | None]:
+        if self.reference is None:
+            self.reference = torch.as_tensor(item.source_c2w, dtype=torch.float32, device=self.device)
+        return prepare_inputs(item, self.cfg, self.reference, self.size, self.device, self.max_splat)
+
+    # -- passes --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def _pass(self) -> list[StreamFrame]:
+        slots = self.scheduler.plan()
+        pend = self.pending
+        xs = [p.x0 for p in pend] + [self.flight[s.frame].x for s in slots]
+        conds = [p.cond for p in pend] + [self.flight[s.frame].cond for s in slots]
+        t = torch.tensor([0.0] * len(pend) + [float(self.levels[s.level]) for s in slots], device=self.device)[None]
+        frames = torch.tensor([p.frame for p in pend] + [s.frame for s in slots])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            v = self.model(torch.cat(xs, 1), t, PairConditioning.cat(conds), frames, self.cache, commit=len(pend))
+        v = v.float()[:, len(pend):]
+        for j, s in enumerate(slots):
+            dt = float(self.levels[s.level + 1] - self.levels[s.level])
+            self.flight[s.frame].x = self.flight[s.frame].x + dt * v[:, j:j + 1]
+        self.pending = []
+        self.stats.passes += 1
+        out = []
+        for f in self.scheduler.advance():
+            item = self.flight.pop(f)
+            self.pending.append(_Pending(f, item.x, item.cond))
+            out.append(self._emit(f, item))
+        return out
+
+    def _emit(self, f: int, item: _InFlight) -> StreamFrame:
+        x0 = item.x[0, 0].clamp(-1, 1)[None]  # (1, 3, h, w)
+        if item.warp is not None:
+            size = tuple(item.warp.shape[-2:])
+            full = _resize(x0, size)
+            if self.detail_transfer:
+                full = full + item.warp - _resize(_resize(item.warp, x0.shape[-2:]), size)
+        else:
+            full = _resize(x0, item.size)
+        frame = ((full[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        now = time.perf_counter()
+        latency = now - item.arrival
+        self.stats.latencies.append(latency)
+        self.stats.end = now
+        return StreamFrame(f, frame, latency, x0[0])
+
+    # -- the stream API ------------------------------------------------------------------------
+    def push(self, item: StreamItem) -> list[StreamFrame]:
+        """Admit one input frame and run the passes it allows; returns the frames that became ready."""
+        arrival = time.perf_counter()
+        if self.stats.start is None:
+            self.stats.start = arrival
+        out = []
+        while not self.scheduler.ready():
+            out += self._pass()
+        cond, warp = self._prepare(item)
+        f = self.scheduler.admit()
+        noise = torch.randn((1, 1, 3, self.cfg.height, self.cfg.width), generator=self.generator).to(self.device)
+        self.flight[f] = _InFlight(noise, cond, warp, arrival, self.size or tuple(item.source.shape[:2]))
+        while not self.scheduler.ready() and len(self.scheduler):
+            out += self._pass()
+        return out
+
+    def flush(self) -> list[StreamFrame]:
+        """Finish every frame still in flight (end of input)."""
+        out = []
+        while len(self.scheduler):
+            out += self._pass()
+        return out
+
+
+def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[int, int] | None,
+                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, torch.Tensor | None]:
+    """One frame's student inputs at the working resolution `(cfg.height, cfg.width)` (`(1, 1, C, h, w)` each) and,
+    in hybrid mode, the full-size warp render `(1, 3, H, W)` in [-1, 1] (for detail transfer), else None.
+
+    reference: `(4, 4)` camera-to-world the raymaps are expressed in; size: output `(H, W)` (None: the source's).
+    """
+    from ..geometry.camera import resize_intrinsics
+    from ..geometry.plucker import plucker_raymap
+
+    hw = (cfg.height, cfg.width)
+    Hs, Ws = item.source.shape[:2]
+    H, W = size or (Hs, Ws)
+    src = torch.from_numpy(np.ascontiguousarray(item.source)).to(device).permute(2, 0, 1)[None].float() / 255
+    s_K, s_c2w, t_K, t_c2w = (torch.as_tensor(a, dtype=torch.float32, device=device)
+                              for a in (item.source_K, item.source_c2w, item.target_K, item.target_c2w))
+    rays = plucker_raymap(torch.stack([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
+                          torch.stack([s_c2w, t_c2w]), *hw, reference)  # (2, 6, h, w)
+    prior = warp = None
+    if cfg.hybrid:
+        warp, covered = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
+        prior = torch.cat([_resize(warp, hw) * 2 - 1, _resize(covered, hw) * 2 - 1], dim=1)[None]
+        warp = warp * 2 - 1
+    return PairConditioning((_resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], prior), warp
+
+
+def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9):
+    """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes push-pull
+    filled (as the training shards' priors): render `(1, 3, H, W)` in [0, 1] and coverage `(1, 1, H, W)` float.
+    Without depth the prior is empty (all holes)."""
+    from ..render import fill_holes, forward_splat
+
+    if depth is None:
+        return torch.zeros(1, 3, *size, device=src.device), torch.zeros(1, 1, *size, device=src.device)
+    depth = torch.as_tensor(np.asarray(depth, dtype=np.float32), device=src.device)
+    out = forward_splat(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
+                        size, max_splat=max_splat)
+    image, _ = fill_holes(out.image, out.mask, out.depth)
+    return image, out.mask[:, None].float()
+
+
+def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **options) -> Iterator[StreamFrame]:
+    """Synthesized frames of a stream, each yielded as soon as it is ready. `items`: StreamItems or tuples
+    `(source, source_K, source_c2w, target_K, target_c2w[, depth])`; options: :class:`StreamEngine`'s."""
+    engine = StreamEngine(student, **options)
+    for item in items:
+        if not isinstance(item, StreamItem):
+            item = StreamItem(*item)
+        yield from engine.push(item)
+    yield from engine.flush()
+
+
+__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "warp_prior"]
