@@ -181,21 +181,24 @@ def markdown_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def synthesizers_from_args(args: dict) -> dict:
+    """`warp` always, plus one learned/hybrid synthesizer per checkpoint argument given (`hybrid=`, `learned=`,
+    `hybrid_loop=`, `learned_loop=`), on `device=` (default: cuda when available), with `steps=` if given."""
     from ..generate import HybridSynthesizer, LearnedSynthesizer, WarpSynthesizer
 
-    args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv))
     device = args.get("device", "cuda" if torch.cuda.is_available() else "cpu")
-    synths = {"warp": WarpSynthesizer(device=device)}
     steps = int(args["steps"]) if "steps" in args else None
-    if args.get("hybrid"):
-        synths["hybrid"] = HybridSynthesizer(args["hybrid"], steps=steps, device=device)
-    if args.get("learned"):
-        synths["learned"] = LearnedSynthesizer(args["learned"], steps=steps, device=device)
-    if args.get("hybrid_loop"):
-        synths["hybrid_loop"] = HybridSynthesizer(args["hybrid_loop"], steps=steps, device=device)
-    if args.get("learned_loop"):
-        synths["learned_loop"] = LearnedSynthesizer(args["learned_loop"], steps=steps, device=device)
+    synths = {"warp": WarpSynthesizer(device=device)}
+    for name in ("hybrid", "learned", "hybrid_loop", "learned_loop"):
+        if args.get(name):
+            cls = HybridSynthesizer if name.startswith("hybrid") else LearnedSynthesizer
+            synths[name] = cls(args[name], steps=steps, device=device)
+    return synths
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv))
+    synths = synthesizers_from_args(args)
     settings = ABLATION if args.get("settings") == "ablation" else SETTINGS
     frames = int(args["frames"]) if "frames" in args else None
     episodes = load_episodes(args["input"])

@@ -26,7 +26,6 @@ from itertools import combinations
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data import read_shard, write_shard
 
@@ -192,17 +191,11 @@ def markdown_table(summary: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..generate import HybridSynthesizer, LearnedSynthesizer, WarpSynthesizer
     from .data import shard_paths
+    from .evaluate import synthesizers_from_args
 
     args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv))
-    device = args.get("device", "cuda" if torch.cuda.is_available() else "cpu")
-    synths = {"warp": WarpSynthesizer(device=device)}
-    steps = int(args["steps"]) if "steps" in args else None
-    if args.get("hybrid"):
-        synths["hybrid"] = HybridSynthesizer(args["hybrid"], steps=steps, device=device)
-    if args.get("learned"):
-        synths["learned"] = LearnedSynthesizer(args["learned"], steps=steps, device=device)
+    synths = synthesizers_from_args(args)
     shards = shard_paths(args["input"], "shots_")
     if not shards:
         raise SystemExit(f"no shots_*.safetensors[.gz] in {args['input']}; make them with pack_shots")
