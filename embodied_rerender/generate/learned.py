@@ -17,22 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..episode import CameraTrajectory
 from ..memory import View
+from ..render.resize import resize, upsample_with_detail
 from .base import Synthesis
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """`(N, C, H, W)` float -> `(N, C, h, w)`: area when shrinking, bilinear when enlarging."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    if size[0] <= x.shape[-2] and size[1] <= x.shape[-1]:
-        return F.interpolate(x, size=size, mode="area")
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 class LearnedSynthesizer:
@@ -78,7 +69,7 @@ class LearnedSynthesizer:
     def _low(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 `(n, H, W, 3)` -> `(3, n, h, w)` in [-1, 1] at model resolution."""
         x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-        return (_resize(x, (self.cfg.height, self.cfg.width)) / 127.5 - 1).transpose(0, 1)
+        return (resize(x, (self.cfg.height, self.cfg.width)) / 127.5 - 1).transpose(0, 1)
 
     def _camera(self, traj: CameraTrajectory, idx: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         from ..geometry.camera import resize_intrinsics
@@ -127,7 +118,7 @@ class LearnedSynthesizer:
                 context_mask=torch.ones(1, k, dtype=torch.bool))
             if prior is not None:
                 rgb = self._low(prior.frames[idx])
-                cov = _resize(torch.from_numpy(prior.covered[idx]).float()[:, None], (cfg.height, cfg.width))
+                cov = resize(torch.from_numpy(prior.covered[idx]).float()[:, None], (cfg.height, cfg.width))
                 cond.prior = torch.cat([rgb, cov.transpose(0, 1) * 2 - 1])[None]
             known = min(max(done - lo, 0), T)  # frames of this window already generated
             clean_tf = known // pt
@@ -144,10 +135,11 @@ class LearnedSynthesizer:
             out[:, lo + known:stop] = gen[:, known:stop - lo]
             done = stop
             lo = stop - self.overlap
-        full = _resize(out.transpose(0, 1), (H, W))  # (n, 3, H, W) in [-1, 1]
+        low = out.transpose(0, 1)  # (n, 3, h, w) in [-1, 1]
         if prior is not None and self.detail_transfer:
-            warp = torch.from_numpy(prior.frames).permute(0, 3, 1, 2).float() / 127.5 - 1
-            full = full + warp - _resize(_resize(warp, (cfg.height, cfg.width)), (H, W))
+            full = upsample_with_detail(low, torch.from_numpy(prior.frames).permute(0, 3, 1, 2).float() / 127.5 - 1)
+        else:
+            full = resize(low, (H, W))
         frames = ((full.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
         if prior is not None:
             return Synthesis(frames, prior.depth, prior.covered)

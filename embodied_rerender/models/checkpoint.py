@@ -69,21 +69,13 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn
     return model.to(device).eval(), FlowConfig.from_dict(config.get("flow", {})), config
 
 
-def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module,
-                   extra_tensors: dict[str, torch.Tensor] | None = None,
-                   state: dict[str, torch.Tensor] | None = None) -> Path:
-    """AdamW state keyed by parameter name (`<name>.exp_avg`, `<name>.exp_avg_sq`, `<name>.step`). `state`: those
-    tensors already gathered (sharded training), instead of reading them from `optimizer`."""
+def save_optimizer(path: str | Path, moments: dict[str, torch.Tensor],
+                   extra_tensors: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write `<stem>.optim.safetensors`: AdamW moments keyed `<param name>.<field>` (`exp_avg`, `exp_avg_sq`,
+    `step`; whole tensors, as `train.parallel.full_optimizer_state` gathers them) and extra tensors (step, RNG)."""
     from safetensors.torch import save_file
 
-    model = getattr(model, "module", model)
-    names = {id(p): n for n, p in model.named_parameters()}
-    tensors = {k: v.detach().cpu().contiguous() for k, v in (state or {}).items()}
-    for group in optimizer.param_groups if state is None else []:
-        for p in group["params"]:
-            for key, value in optimizer.state.get(p, {}).items():
-                value = value if torch.is_tensor(value) else torch.tensor(value)
-                tensors[f"{names[id(p)]}.{key}"] = value.detach().cpu().contiguous()
+    tensors = {k: v.detach().cpu().contiguous() for k, v in moments.items()}
     for key, value in (extra_tensors or {}).items():
         tensors[f"__extra__.{key}"] = value.detach().cpu().contiguous()
     weights, _ = _paths(path)
@@ -93,7 +85,8 @@ def save_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn
 
 
 def read_optimizer(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    """What :func:`save_optimizer` wrote: (moments keyed `<param name>.<field>`, extra tensors)."""
+    """What :func:`save_optimizer` wrote: (moments keyed `<param name>.<field>`, extra tensors); put the moments
+    back with `train.parallel.load_full_optimizer_state`."""
     from safetensors.torch import load_file
 
     weights, _ = _paths(path)
@@ -101,16 +94,3 @@ def read_optimizer(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str,
     extra = "__extra__."
     return ({k: v for k, v in tensors.items() if not k.startswith(extra)},
             {k[len(extra):]: v for k, v in tensors.items() if k.startswith(extra)})
-
-
-def load_optimizer(path: str | Path, optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, torch.Tensor]:
-    """Restore what :func:`save_optimizer` wrote into an optimizer over `model`'s (unsharded) parameters;
-    returns the extra tensors."""
-    model = getattr(model, "module", model)
-    moments, extra = read_optimizer(path)
-    params = dict(model.named_parameters())
-    for key, value in moments.items():
-        name, field = key.rsplit(".", 1)
-        p = params[name]
-        optimizer.state[p][field] = value.to(p.device) if field != "step" else value
-    return extra

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..models.causal import CausalDiT, PairConditioning
+from ..render.resize import resize, upsample_with_detail
 from .scheduler import StaggeredScheduler, noise_levels
 
 
@@ -69,15 +69,6 @@ class _Pending:
     frame: int
     x0: torch.Tensor
     cond: PairConditioning
-
-
-def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """`(N, C, H, W)` -> `(N, C, h, w)`: area when shrinking, bilinear when enlarging."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    if size[0] <= x.shape[-2] and size[1] <= x.shape[-1]:
-        return F.interpolate(x, size=size, mode="area")
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 @dataclass
@@ -152,13 +143,10 @@ class StreamEngine:
 
     def _emit(self, f: int, item: _InFlight) -> StreamFrame:
         x0 = item.x[0, 0].clamp(-1, 1)[None]  # (1, 3, h, w)
-        if item.warp is not None:
-            size = tuple(item.warp.shape[-2:])
-            full = _resize(x0, size)
-            if self.detail_transfer:
-                full = full + item.warp - _resize(_resize(item.warp, x0.shape[-2:]), size)
+        if item.warp is not None and self.detail_transfer:
+            full = upsample_with_detail(x0, item.warp)
         else:
-            full = _resize(x0, item.size)
+            full = resize(x0, item.size)
         frame = ((full[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
         now = time.perf_counter()
         latency = now - item.arrival
@@ -212,9 +200,9 @@ def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[i
     prior = warp = None
     if cfg.hybrid:
         warp, covered = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
-        prior = torch.cat([_resize(warp, hw) * 2 - 1, _resize(covered, hw) * 2 - 1], dim=1)[None]
+        prior = torch.cat([resize(warp, hw) * 2 - 1, resize(covered, hw) * 2 - 1], dim=1)[None]
         warp = warp * 2 - 1
-    return PairConditioning((_resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], prior), warp
+    return PairConditioning((resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], prior), warp
 
 
 def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9):

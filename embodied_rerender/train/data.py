@@ -163,6 +163,13 @@ def pack_episodes(input: str | Path, output: str | Path, config: PackConfig | No
     return written
 
 
+def camera_tensors(name: str, frames: np.ndarray, trajectory) -> dict[str, np.ndarray]:
+    """One camera's entries of an eval shard: `<name>.frames` `(T, H, W, 3) uint8`, `<name>.c2w` `(T, 4, 4)` and
+    `<name>.K` `(T, 3, 3)` float64."""
+    return {f"{name}.frames": frames, f"{name}.c2w": trajectory.extrinsics.astype(np.float64),
+            f"{name}.K": trajectory.intrinsics_per_frame().astype(np.float64)}
+
+
 def pack_eval(input: str | Path, output: str | Path, compress: bool = True, progress: bool = True) -> list[Path]:
     """Held-out episodes at full resolution for scoring: head frames + depth (float16 metres), wrist ground
     truth, every camera's c2w and K. Written as `eval_<id>.safetensors[.gz]`."""
@@ -179,10 +186,7 @@ def pack_eval(input: str | Path, output: str | Path, compress: bool = True, prog
         tensors = {}
         cameras = [c for c in ("head", *WRISTS) if c in ep.cameras]
         for name in cameras:
-            cam = ep.cameras[name]
-            tensors[f"{name}.frames"] = cam[:]
-            tensors[f"{name}.c2w"] = cam.trajectory.extrinsics.astype(np.float64)
-            tensors[f"{name}.K"] = cam.trajectory.intrinsics_per_frame().astype(np.float64)
+            tensors.update(camera_tensors(name, ep.cameras[name][:], ep.cameras[name].trajectory))
         tensors["head.depth"] = ep.cameras["head"].read_depth(slice(None)).astype(np.float16)
         h, w = tensors["head.frames"].shape[1:3]
         meta = {"episode": f"{ep.task_id}_{ep.episode_id}", "cameras": cameras, "height": h, "width": w}

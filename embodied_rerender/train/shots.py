@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import read_shard, write_shard
+from .data import camera_tensors, read_shard, write_shard
 
 # (x, y, z m; roll, pitch, yaw deg) in the wrist camera's frame; each applies to both wrists.
 VIRTUAL_WRIST_OFFSETS = ((0.0, -0.04, -0.06, -15.0, 0.0, 0.0), (0.03, 0.0, -0.05, 0.0, 10.0, 0.0),
@@ -75,13 +75,10 @@ def pack_shots(input: str | Path, output: str | Path, compress: bool = True, pro
         targets = shot_targets(ep)
         truth = render_trajectories(input, int(ep.episode_id), {
             t.name: (t.trajectory.extrinsics, t.trajectory.intrinsics_per_frame()[0]) for t in targets})
-        tensors = {"head.frames": head[:], "head.depth": head.read_depth(slice(None)).astype(np.float16),
-                   "head.c2w": head.trajectory.extrinsics.astype(np.float64),
-                   "head.K": head.trajectory.intrinsics_per_frame().astype(np.float64)}
+        tensors = {"head.depth": head.read_depth(slice(None)).astype(np.float16),
+                   **camera_tensors("head", head[:], head.trajectory)}
         for t in targets:
-            tensors[f"{t.name}.frames"] = truth[t.name]
-            tensors[f"{t.name}.c2w"] = t.trajectory.extrinsics.astype(np.float64)
-            tensors[f"{t.name}.K"] = t.trajectory.intrinsics_per_frame().astype(np.float64)
+            tensors.update(camera_tensors(t.name, truth[t.name], t.trajectory))
         meta = {"episode": f"{ep.task_id}_{ep.episode_id}", "shots": [t.name for t in targets],
                 "height": head.trajectory.height, "width": head.trajectory.width}
         written.append(write_shard(out / f"shots_{ep.task_id}_{ep.episode_id}", tensors, meta, compress))

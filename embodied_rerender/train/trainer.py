@@ -24,9 +24,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..models import (Conditioning, DiTConfig, FlowConfig, VideoDiT, clip_raymaps, flow_loss, load_model, sample,
-                      sample_timesteps, save_model, save_optimizer)
-from ..models.checkpoint import read_optimizer
+from ..models import (Conditioning, DiTConfig, FlowConfig, VideoDiT, clip_raymaps, flow_loss, load_model, read_optimizer,
+                      sample, sample_timesteps, save_model, save_optimizer)
 from .pairs import Batch, PairSampler
 from .parallel import full_model_state, full_optimizer_state, is_sharded, load_full_optimizer_state, wrap
 
@@ -213,15 +212,16 @@ def train(cfg: TrainConfig) -> dict:
             return (elapsed_before + time.monotonic() - start) / cfg.time_limit_s
         return step / max(total, 1)
 
-    def save(tag: Path) -> None:
-        """Whole checkpoint from rank 0; every rank must call it when the weights are sharded (it gathers)."""
-        weights, moments = full_model_state(model), full_optimizer_state(model, opt)
+    def save(tag: Path, weights: dict | None) -> None:
+        """Whole checkpoint from rank 0, `weights` from `full_model_state` (None on other ranks); every rank must
+        call it when the weights are sharded (it gathers the optimizer state)."""
+        moments = full_optimizer_state(model, opt)
         if rank != 0:
             return
         extra = {"step": torch.tensor(step), "elapsed": torch.tensor(elapsed_before + time.monotonic() - start),
                  "generator_0": gen.get_state()}
         save_model(tag, model, flow, {"train": asdict(cfg), "step": step}, state=weights)
-        save_optimizer(tag, opt, model, extra, state=moments)
+        save_optimizer(tag, moments, extra)
 
     model.train()
     while True:
@@ -262,7 +262,7 @@ def train(cfg: TrainConfig) -> dict:
                   f"{sum(window) / len(window):.4f} lr {lr:.2e} {rate:.0f} samples/s", flush=True)
             window, window_t = [], now
         if (rank == 0 or sharded) and cfg.save_every and step % cfg.save_every == 0:
-            save(last)
+            save(last, full_model_state(model))
         if (rank == 0 or sharded) and cfg.sample_every and step % cfg.sample_every == 0:
             model.eval()
             sample_grid(out / f"samples_{step:06d}.png" if rank == 0 else None, model, fixed, mcfg, flow,
@@ -272,10 +272,10 @@ def train(cfg: TrainConfig) -> dict:
                "final_loss": round(sum(losses[-50:]) / max(len(losses[-50:]), 1), 5) if losses else None,
                "first_loss": round(sum(losses[:50]) / max(len(losses[:50]), 1), 5) if losses else None}
     if rank == 0 or sharded:
-        save(last)
+        weights = full_model_state(model)  # one gather for both the checkpoint and the export
+        save(last, weights)
         model.eval()
         export = getattr(torch, cfg.export_dtype) if cfg.export_dtype else None
-        weights = full_model_state(model)
         if rank == 0:
             save_model(out / "model", model, flow, {"train": asdict(cfg), "step": step}, dtype=export, state=weights)
         sample_grid(out / "samples_final.png" if rank == 0 else None, model, fixed, mcfg, flow, mcfg.max_context,
