@@ -133,36 +133,66 @@ def _zarr3_image_codec_classes() -> dict[str, type]:
     return {"jpegxl": JpegXl, "jpeg2k": Jpeg2k}
 
 
-_REGISTERED: dict[str, type] | None = None
+# Keyword arguments the numcodecs image classes of diffusion_policy's vendored codecs (and of imagecodecs
+# 2022.x) accept in __init__; newer imagecodecs classes accept them too. A zarr-2 codec config holding any
+# other key (newer imagecodecs write `bitspersample`, `squeeze`, `planar`, `mct`) is refused by those readers.
+PORTABLE_KWARGS = {
+    "imagecodecs_jpegxl": ("level", "effort", "distance", "lossless", "decodingspeed", "numthreads"),
+    "imagecodecs_jpeg2k": ("level", "reversible", "numthreads"),
+}
 
 
-def register_image_codecs() -> dict[str, type]:
+def _portable_numcodecs() -> dict[str, type]:
+    """imagecodecs' numcodecs Jpegxl / Jpeg2k whose `get_config` keeps only `PORTABLE_KWARGS` (None dropped)."""
+    import imagecodecs.numcodecs as icn
+
+    def get_config(self) -> dict:
+        keys = PORTABLE_KWARGS[self.codec_id]
+        return {"id": self.codec_id, **{k: getattr(self, k) for k in keys if getattr(self, k, None) is not None}}
+
+    return {"jpegxl": type("Jpegxl", (icn.Jpegxl,), {"get_config": get_config}),
+            "jpeg2k": type("Jpeg2k", (icn.Jpeg2k,), {"get_config": get_config})}
+
+
+_REGISTERED: dict[str, dict[str, type]] | None = None
+
+
+def register_image_codecs() -> dict[str, dict[str, type]]:
     """Make JPEG-XL / JPEG 2000 chunks readable and writable in zarr 2 (numcodecs) and zarr 3 (codec registry).
 
-    Idempotent. A zarr-3 name that is already resolvable (e.g. from the imagecodecs-zarr package) is
-    left alone. Returns our zarr-3 codec classes by short name ("jpegxl", "jpeg2k").
+    Idempotent. The numcodecs ids "imagecodecs_jpegxl" / "imagecodecs_jpeg2k" are bound to our portable
+    classes, so a store re-saved from a read one (merge) keeps configs old readers accept. A zarr-3 name
+    that is already resolvable (e.g. from the imagecodecs-zarr package) is left alone. Returns
+    `{"zarr2": {short name: numcodecs class}, "zarr3": {short name: zarr-3 codec class}}`.
     """
     global _REGISTERED
     if _REGISTERED is not None:
         return _REGISTERED
     try:
-        import imagecodecs.numcodecs as icn
+        import imagecodecs.numcodecs  # noqa: F401
     except ImportError as exc:  # pragma: no cover - imagecodecs is a dependency of the zarr writer
         raise DatasetError("zarr image codecs need the imagecodecs package (pip install imagecodecs)") from exc
     import numcodecs
     from zarr.registry import get_codec_class, register_codec
 
-    for cls in (icn.Jpegxl, icn.Jpeg2k):
-        if cls.codec_id not in numcodecs.registry.codec_registry:
-            numcodecs.register_codec(cls)
+    portable = _portable_numcodecs()
+    for cls in portable.values():
+        numcodecs.register_codec(cls)
     classes = _zarr3_image_codec_classes()
     for cls in classes.values():
         try:
             get_codec_class(cls.codec_name)
         except KeyError:
             register_codec(cls.codec_name, cls)
-    _REGISTERED = classes
-    return classes
+    _REGISTERED = {"zarr2": portable, "zarr3": classes}
+    return _REGISTERED
+
+
+def _image_options(codec: str, lossless: bool, level: int | None) -> dict:
+    """Encoder options, every one explicit so the stored config says what was done (no library defaults)."""
+    if codec == "jpegxl":
+        return {"lossless": True} if lossless else {"level": 99 if level is None else level, "lossless": False}
+    return {"level": 0, "reversible": True} if lossless else {"level": 50 if level is None else level, "reversible": False}
 
 
 def _image_codec_args(codec: str, lossless: bool, level: int | None, zarr_format: int) -> dict:
@@ -171,15 +201,11 @@ def _image_codec_args(codec: str, lossless: bool, level: int | None, zarr_format
         raise ValueError(f"image_codec must be one of {IMAGE_CODECS}, got {codec!r}")
     if codec == "zstd":
         return _lowdim_codec_args(zarr_format)
-    options = {"jpegxl": {"lossless": True} if lossless else {"level": 99 if level is None else level},
-               "jpeg2k": {"level": 0, "reversible": True} if lossless else {"level": 50 if level is None else level}}[codec]
+    options = _image_options(codec, lossless, level)
     classes = register_image_codecs()
     if zarr_format == 2:
-        import imagecodecs.numcodecs as icn
-
-        numcodec = {"jpegxl": icn.Jpegxl, "jpeg2k": icn.Jpeg2k}[codec]
-        return {"compressors": numcodec(**options)}
-    return {"serializer": classes[codec](**options), "compressors": None}
+        return {"compressors": classes["zarr2"][codec](**options)}
+    return {"serializer": classes["zarr3"][codec](**options), "compressors": None}
 
 
 def _lowdim_codec_args(zarr_format: int) -> dict:
