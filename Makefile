@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"
+	# robomimic (its SequenceDataset reads our robomimic output in the tests) without its own pins, which
+	# would build egl_probe from source and pull tensorboard; its data loaders need none of them.
+	$(PY) -m pip install -q --no-deps "robomimic==0.3.0"
 	@touch $(STAMP)
 
 # MuJoCo renders offscreen on the CPU through OSMesa.

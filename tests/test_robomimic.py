@@ -17,6 +17,9 @@ from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
 from embodied_rerender.io.robomimic import RobomimicReader, RobomimicWriter, sorted_demos, split_demos  # noqa: E402
 
 
+ACTION_ATOL = 1e-12  # actions are stored normalized to [-1, 1] and mapped back in float64
+
+
 @pytest.fixture(scope="module")
 def episodes(tmp_path_factory):
     return two_episodes(tmp_path_factory.mktemp("agibot"))
@@ -52,7 +55,12 @@ def test_plain_h5py_layout(episodes, tmp_path):
             assert demo["obs/hand_left_intrinsics"].shape == (n, 3, 3)
             actions, layout, columns = flatten_lowdim(ep.action, ep.names)
             assert demo["actions"].dtype == np.float64
-            np.testing.assert_array_equal(demo["actions"][()], actions)
+            normalized = demo["actions"][()]
+            assert normalized.min() >= -1.0 and normalized.max() <= 1.0
+            scale, offset = data.attrs["action_scale"], data.attrs["action_offset"]
+            np.testing.assert_allclose(normalized * scale + offset, actions, rtol=0, atol=1e-12)
+            assert set(demo["next_obs"]) == set(demo["obs"])
+            np.testing.assert_array_equal(demo["next_obs/head_image"][()], np.concatenate([image[1:], image[-1:]]))
             assert json.loads(demo.attrs["action_columns"]) == columns
             assert demo["obs/end.orientation"].shape == (n, 8)
             assert demo["rewards"].shape == (n,) and demo["dones"][()].tolist() == [0] * (n - 1) + [1]
@@ -71,7 +79,7 @@ def test_round_trip(episodes, tmp_path, compression):
     for ref, src in zip(reader.refs(), episodes):
         got = reader.read(ref)
         assert_same_annotations(src, got)
-        assert_same_lowdim(src, got)
+        assert_same_lowdim(src, got, action_atol=ACTION_ATOL)
         assert_same_cameras(src, got, lossless=True)
 
 

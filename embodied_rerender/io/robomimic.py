@@ -2,11 +2,14 @@
 
 ```
 <dir>/data.hdf5
-/data                          attrs: total (int), env_args (JSON: env_name, type, env_kwargs{fps, cameras, real_robot})
+/data                          attrs: total (int), env_args (JSON: env_name, type 2 = robomimic's EnvType.GYM_TYPE,
+                                      env_kwargs{fps, cameras, real_robot}), action_offset / action_scale (Da,)
+                                      float64: raw action = actions * action_scale + action_offset
 /data/demo_<i>                 attrs: num_samples, episode (JSON record: ids, task, scene, segments, names, metadata),
                                       state_keys (JSON list), action_layout / action_columns (JSON)
     actions        (T, Da) float64   the episode's action dict flattened in dict order (action_layout gives
-                                     each key's columns [start, stop) and per-frame shape; NOT normalized to [-1, 1])
+                                     each key's columns [start, stop) and per-frame shape), each column mapped
+                                     to [-1, 1] by the dataset's min and max (constant columns: offset only)
     rewards        (T,) float64      zeros (real demonstrations carry no reward)
     dones          (T,) int64        1 on the last frame
     states         (T, Ds) float64   flat state (write_states=True; robomimic's "dummy for non-sim" slot)
@@ -16,12 +19,17 @@
     obs/<camera>_intrinsics   (T, 3, 3) float64 K in pixels
     obs/<camera>_depth        (T, H, W) float32 metres (write_depth=True)
     obs/<state key>           (T, D) float64, the state array flattened per frame; attrs shape (per-frame), names
+    next_obs/<key>            every obs key, one step ahead (the last frame repeated): HDF5 virtual datasets
+                              over obs/<key>, so they take no space
 /mask/train, /mask/valid       (n,) byte strings of demo names, a deterministic seeded split
 ```
 
 Synthesized cameras carry their provenance in env_args.env_kwargs.cameras[<camera>].provenance and in the
-demo's episode record. Each written episode directory holds a one-demo file in the same layout; `merge`
-copies demos with h5py `copy` (chunks are copied as stored, no re-compression) renumbered demo_0...
+demo's episode record. Each written episode directory holds a one-demo file with raw actions and no
+next_obs; `merge` copies demos with h5py `copy` (chunks are copied as stored, no re-compression)
+renumbered demo_0..., then normalizes the actions over the whole dataset and adds next_obs. robomimic's
+`SequenceDataset` reads the result with its defaults and `get_dataset_info.py` accepts it; the env type
+is only a valid tag (real-robot data has no simulator to roll out in).
 """
 
 from __future__ import annotations
@@ -52,6 +60,7 @@ from .base import EpisodeRef
 FILENAME = "data.hdf5"
 _DEMO = re.compile(r"^demo_(\d+)$")
 _CAMERA_SUFFIXES = ("_image", "_depth", "_extrinsics", "_intrinsics")
+GYM_ENV_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE (1 robosuite, 2 gym, 3 iGibson MOMART)
 
 
 class RobomimicWriter:
@@ -177,18 +186,60 @@ class RobomimicWriter:
                 names.append(name)
             data.attrs["total"] = total
             data.attrs["env_args"] = json.dumps(env)
+            normalize_actions(data, names)
+            for name in names:
+                add_next_obs(data[name])
             write_masks(dst, names, self.valid_fraction, self.split_seed)
 
 
+def normalize_actions(data, names: list[str]) -> None:
+    """Map every demo's `actions` column-wise to [-1, 1] by the min and max over all demos, in place.
+
+    Stores `action_offset` = (max + min) / 2 and `action_scale` = (max - min) / 2 (1 where a column is
+    constant) on `data`, so raw = actions * scale + offset (to within float64 rounding).
+    """
+    actions = [np.asarray(data[n]["actions"][()], np.float64) for n in names]
+    width = actions[0].shape[1] if actions else 0
+    if width == 0:
+        offset = scale = np.zeros(0)
+    else:
+        stacked = np.concatenate(actions, axis=0)
+        lo, hi = stacked.min(axis=0), stacked.max(axis=0)
+        offset = (hi + lo) / 2.0
+        scale = np.where(hi > lo, (hi - lo) / 2.0, 1.0)
+    for name, raw in zip(names, actions):
+        del data[name]["actions"]
+        data[name].create_dataset("actions", data=np.clip((raw - offset) / scale, -1.0, 1.0) if width else raw)
+    data.attrs["action_offset"] = offset
+    data.attrs["action_scale"] = scale
+
+
+def add_next_obs(demo) -> None:
+    """`next_obs/<key>` for every `obs/<key>` of `demo`: rows 1..T-1 then T-1 again, as a virtual dataset
+    over the same file (robomimic loads next_obs by default; real demonstrations have no step after the last)."""
+    import h5py
+
+    obs, next_obs = demo["obs"], demo.require_group("next_obs")
+    for key, ds in obs.items():
+        n = ds.shape[0]
+        layout = h5py.VirtualLayout(shape=ds.shape, dtype=ds.dtype)
+        source = h5py.VirtualSource(".", ds.name, shape=ds.shape, dtype=ds.dtype)
+        layout[: n - 1] = source[1:n]
+        layout[n - 1:n] = source[n - 1:n]
+        next_obs.create_virtual_dataset(key, layout, fillvalue=0)
+        for attr, value in ds.attrs.items():
+            next_obs[key].attrs[attr] = value
+
+
 def env_args(episode: Episode) -> dict:
-    """robomimic's env metadata for real-robot data: no simulator ("type": null), the cameras' parameters."""
+    """robomimic's env metadata for real-robot data: the generic env type (no simulator), the cameras' parameters."""
     cameras = {}
     for name, cam in episode.cameras.items():
         info = camera_info(cam)
         if cam.trajectory is not None and cam.trajectory.static_intrinsics:
             info["intrinsics"] = jsonable(cam.trajectory.intrinsics)
         cameras[name] = info
-    return {"env_name": episode.task or "embodied_rerender", "type": None,
+    return {"env_name": episode.task or "embodied_rerender", "type": GYM_ENV_TYPE,
             "env_kwargs": {"real_robot": True, "fps": float(episode.fps), "cameras": cameras}}
 
 
@@ -271,6 +322,13 @@ class H5Frames:
         return block[inverse]
 
 
+def _action_map(attrs) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scale, offset) `(Da,)` float64 that map normalized actions back (written by `normalize_actions`), or None."""
+    if "action_scale" not in attrs or "action_offset" not in attrs:
+        return None
+    return np.asarray(attrs["action_scale"], np.float64).reshape(-1), np.asarray(attrs["action_offset"], np.float64).reshape(-1)
+
+
 def _find_file(path: Path) -> Path:
     if path.is_file():
         return path
@@ -303,6 +361,7 @@ class RobomimicReader:
             with h5py.File(self.path, "r") as f:
                 demos = sorted_demos(f)
                 self.env_args = json.loads(f["data"].attrs.get("env_args", "{}")) if "data" in f else {}
+                self._action_map = _action_map(f["data"].attrs) if "data" in f else None
                 infos = [json.loads(f["data"][d].attrs.get("episode", "null") or "null") for d in demos]
         except (OSError, ValueError) as exc:
             raise DatasetError(f"{self.path} is not a readable robomimic HDF5 file ({exc})") from exc
@@ -342,6 +401,12 @@ class RobomimicReader:
             shape = json.loads(obs[key].attrs["shape"]) if "shape" in obs[key].attrs else list(value.shape[1:])
             state[key] = value.reshape((len(value),) + tuple(shape))
         actions = np.asarray(g["actions"][()], np.float64)
+        if self._action_map is not None:
+            scale, offset = self._action_map
+            if actions.shape[1:] != scale.shape:
+                raise ConsistencyError(f"actions have {actions.shape[1:]} columns, action_scale {scale.shape}",
+                                       episode=ref.label, path=self.path)
+            actions = actions * scale + offset
         action = unflatten_lowdim(actions, json.loads(g.attrs["action_layout"])) if "action_layout" in g.attrs \
             else {"actions": actions}
         for group, arrays in (("state", state), ("action", action)):
