@@ -219,7 +219,7 @@ def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
         shutil.rmtree(final)
     os.replace(tmp, final)
     return {"episode": ref.label, "status": "written", "frames": int(info.get("frames", 0)), **extra,
-            **{k: v for k, v in info.items() if k != "frames"}}
+            **{k: v for k, v in info.items() if k not in ("frames", "episode")}}  # the label keys the report
 
 
 def _publish(merged: Path, output: Path) -> None:
