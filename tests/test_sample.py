@@ -23,12 +23,16 @@ from PIL import Image  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from embodied_rerender.sample import SampleEpisode, write_sample_dataset  # noqa: E402
+from embodied_rerender.sample.write import fisheye_size  # noqa: E402
 from embodied_rerender.sample.motion import MIN_FRAMES  # noqa: E402
 from embodied_rerender.sample.scene import TABLE_CENTER_XY, TABLE_HALF_XY  # noqa: E402
 
 TASK = 1001
 FRAMES, W, H, SEED = 24, 160, 120, 3
 CAMERAS = ("head", "hand_left", "hand_right")
+# the real AgiBot World Beta gripper set: eight colour videos (agibot_world_format.md §2.1)
+FISHEYES = ("head_center_fisheye", "head_left_fisheye", "head_right_fisheye", "back_left_fisheye", "back_right_fisheye")
+ALL_CAMERAS = CAMERAS + FISHEYES
 
 
 def _write(root: Path, episodes: int, seed: int = SEED) -> Path:
@@ -93,7 +97,7 @@ def test_layout(dataset: Path):
         assert segs[0]["start_frame"] == 0 and segs[-1]["end_frame"] == FRAMES
         assert all(a["end_frame"] == b["start_frame"] for a, b in zip(segs, segs[1:]))
         obs = dataset / "observations" / str(TASK) / str(ep)
-        assert sorted(p.name for p in (obs / "videos").iterdir()) == [f"{c}_color.mp4" for c in sorted(CAMERAS)]
+        assert sorted(p.name for p in (obs / "videos").iterdir()) == sorted(f"{c}_color.mp4" for c in ALL_CAMERAS)
         assert sorted(p.name for p in (obs / "depth").iterdir()) == [f"head_depth_{t:06d}.png" for t in range(FRAMES)]
         cam_dir = dataset / "parameters" / str(TASK) / str(ep) / "parameters" / "camera"
         assert sorted(p.name for p in cam_dir.iterdir()) == sorted(
@@ -122,25 +126,40 @@ def test_videos(dataset: Path):
         frame = reader.read([FRAMES // 2])[0]
         assert frame.std() > 5  # a scene, not a blank image
         reader.close()
+    views = []
+    for c in FISHEYES:  # small, at the real 960x768 aspect, each its own view
+        reader = VideoReader(dataset / "observations" / str(TASK) / "900000" / "videos" / f"{c}_color.mp4")
+        assert reader.num_frames == FRAMES and reader.shape == fisheye_size(W, H)
+        h, w = reader.shape
+        assert w / h == pytest.approx(960 / 768, rel=0.05)
+        views.append(reader.read([FRAMES // 2])[0])
+        reader.close()
+    assert all(np.abs(a.astype(int) - b.astype(int)).mean() > 3 for a, b in zip(views, views[1:]))
 
 
 def test_proprio(dataset: Path):
     with h5py.File(dataset / "proprio_stats" / str(TASK) / "900000" / "proprio_stats.h5") as f:
         ts = f["timestamp"][()]
-        assert ts.dtype == np.int64 and np.all(np.diff(ts) == 33_333_333) and ts[0] > 1.7e18
+        gaps = np.diff(ts)
+        assert ts.dtype == np.int64 and ts[0] > 1.7e18 and set(gaps.tolist()) == {33_333_333, 66_666_666}
+        assert (gaps == 66_666_666).sum() == 1  # one dropped frame, as real recordings have
+        sent = f["action/joint/index"][()]  # sparse joint/end commands, as real files have (quirk Q1)
+        m = len(sent)
+        assert sent.dtype == np.int64 and 0 < m < FRAMES and sent[0] == 0 and np.all(np.diff(sent) > 0)
+        assert f["action/end/index"].shape == (0,)  # readers fall back to the joint index
         shapes = {
             "state/joint/position": (FRAMES, 14), "state/joint/current_value": (FRAMES, 14),
             "state/effector/position": (FRAMES, 2), "state/end/position": (FRAMES, 2, 3),
             "state/end/orientation": (FRAMES, 2, 4), "state/head/position": (FRAMES, 2),
             "state/waist/position": (FRAMES, 2), "state/robot/position": (FRAMES, 3),
-            "state/robot/orientation": (FRAMES, 4), "action/joint/position": (FRAMES, 14),
-            "action/effector/position": (FRAMES, 2), "action/end/position": (FRAMES, 2, 3),
-            "action/end/orientation": (FRAMES, 2, 4), "action/head/position": (FRAMES, 2),
+            "state/robot/orientation": (FRAMES, 4), "action/joint/position": (m, 14),
+            "action/effector/position": (FRAMES, 2), "action/end/position": (m, 2, 3),
+            "action/end/orientation": (m, 2, 4), "action/head/position": (FRAMES, 2),
             "action/waist/position": (FRAMES, 2), "action/robot/velocity": (FRAMES, 2),
         }
         for key, shape in shapes.items():
             assert f[key].shape == shape and f[key].dtype == np.float64, key
-        for g in ("joint", "effector", "end", "head", "waist", "robot"):
+        for g in ("effector", "head", "waist", "robot"):
             assert np.array_equal(f[f"action/{g}/index"][()], np.arange(FRAMES)), g
         assert f["state/joint/effort"].shape == (0,)
         joints = f["state/joint/position"][()]
@@ -153,7 +172,8 @@ def test_proprio(dataset: Path):
         tip_dir = Rotation.from_quat(quat.reshape(-1, 4)).apply([0, 0, 1.0])
         assert np.all(tip_dir[:, 2] < -0.99)
         # the arms reach their commanded flange poses (IK converged)
-        assert np.abs(f["state/end/position"][1:] - f["action/end/position"][:-1]).max() < 1e-3
+        sent_before_last = sent[sent < FRAMES - 1]
+        assert np.abs(f["state/end/position"][sent_before_last + 1] - f["action/end/position"][:len(sent_before_last)]).max() < 1e-3
 
 
 # -- determinism ----------------------------------------------------------------------------------
@@ -310,3 +330,19 @@ def test_render_pose_reproduces_a_recorded_camera(dataset: Path):
             np.testing.assert_allclose(depth, _gt_depth(dataset, ep_id, "hand_left", t), atol=1e-3)
         with pytest.raises(ValueError, match="principal point"):
             ep.render_pose(0, poses[0], K + np.array([[0, 0, 5.0], [0, 0, 0], [0, 0, 0]]))
+
+
+def test_agibot_reader_reads_the_full_beta_set(dataset: Path):
+    """All eight colour cameras; the sparse joint/end actions come back dense: the held state fills the frames
+    without a command, which for joints is exactly the next frame's state (the dense command)."""
+    from embodied_rerender.io.agibot import AgiBotReader
+
+    reader = AgiBotReader(dataset)
+    assert not reader.problems
+    ep = reader.read(reader.refs()[0])
+    assert set(ep.cameras) == set(ALL_CAMERAS)
+    assert all(ep.cameras[c].trajectory is not None for c in CAMERAS)
+    assert all((ep.cameras[c].height, ep.cameras[c].width) == fisheye_size(W, H) for c in FISHEYES)
+    q = ep.state["joint.position"]
+    np.testing.assert_array_equal(ep.action["joint.position"], np.concatenate([q[1:], q[-1:]]))
+    assert ep.action["end.position"].shape == (FRAMES, 2, 3)

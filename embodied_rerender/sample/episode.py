@@ -57,6 +57,7 @@ class SampleEpisode:
         self.data = mujoco.MjData(self.model)
         self.plan: MotionPlan = plan_motion(self.spec, self.frames)
         self._renderer: mujoco.Renderer | None = None
+        self._small: dict[tuple[int, int], mujoco.Renderer] = {}
         self._rollout()
 
     # -- model lookups ---------------------------------------------------------------------------
@@ -174,6 +175,15 @@ class SampleEpisode:
             self._renderer = mujoco.Renderer(self.model, height=self.height, width=self.width)
         return self._renderer
 
+    def render_small(self, t: int, camera: str, height: int, width: int) -> np.ndarray:
+        """`(height, width, 3) uint8` RGB of frame `t` from `camera` at a size of its own (cheap extra cameras)."""
+        r = self._small.get((height, width))
+        if r is None:
+            r = self._small[(height, width)] = mujoco.Renderer(self.model, height=height, width=width)
+        self.set_frame(t)
+        r.update_scene(self.data, camera=camera)
+        return r.render().copy()
+
     def render(self, t: int, camera: str, kinds=("rgb", "depth")) -> dict[str, np.ndarray]:
         """Render frame `t` from `camera`. Returns any of: "rgb" `(H, W, 3) uint8` (row 0 = top),
         "depth" `(H, W) float32` metres of z along the optical axis (0 where nothing was hit),
@@ -217,6 +227,9 @@ class SampleEpisode:
         return self.render(t, VIEW_CAMERA, kinds)
 
     def close(self) -> None:
+        for r in self._small.values():
+            r.close()
+        self._small.clear()
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

@@ -30,6 +30,18 @@ ARM_REST = (-0.6, 0.0, 0.0, -1.6, 0.0, 2.2, 0.0)
 CAMERAS = ("head", "hand_left", "hand_right")
 HEAD_FOVY_DEG = 60.0
 HAND_FOVY_DEG = 75.0
+# The other five colour cameras of the AgiBot World Beta gripper robot. MuJoCo renders pinhole cameras
+# only, so these "fisheyes" are wide pinhole views at the real aspect (960x768); they are rendered small
+# and carry no parameter files or depth, as is unconfirmed for the real ones (agibot_world_format.md §4.1).
+# name -> (mount body, position in it (m), yaw of the view from the body's +x (rad))
+FISHEYE_CAMERAS = {
+    "head_center_fisheye": ("head_pitch_body", (0.07, 0.0, 0.05), 0.0),
+    "head_left_fisheye": ("head_pitch_body", (0.05, 0.09, 0.04), np.deg2rad(60.0)),
+    "head_right_fisheye": ("head_pitch_body", (0.05, -0.09, 0.04), np.deg2rad(-60.0)),
+    "back_left_fisheye": ("torso", (-0.13, 0.12, 0.35), np.deg2rad(150.0)),
+    "back_right_fisheye": ("torso", (-0.13, -0.12, 0.35), np.deg2rad(-150.0)),
+}
+FISHEYE_FOVY_DEG = 100.0
 
 SHOULDER_Y = 0.25
 UPPER_ARM = 0.40
@@ -64,6 +76,14 @@ def head_camera_rotation(jitter_rotvec) -> Rotation:
     # columns: camera x (image right) = -y, camera y (image up) = +z, camera z (backward) = -x
     base = Rotation.from_matrix(np.array([[0, 0, -1], [-1, 0, 0], [0, 1, 0]], dtype=float))
     return Rotation.from_rotvec(jitter_rotvec) * base
+
+
+def _fisheye_xml(body: str) -> str:
+    """`<camera>` elements of the fisheye cameras mounted on `body`."""
+    base = head_camera_rotation(np.zeros(3))  # looking along body +x, image up = body +z
+    return "".join(f'<camera name="{name}" pos="{_fmt(pos)}" quat="{_quat_wxyz(Rotation.from_euler("z", yaw) * base)}" '
+                   f'fovy="{FISHEYE_FOVY_DEG}"/>'
+                   for name, (mount, pos, yaw) in FISHEYE_CAMERAS.items() if mount == body)
 
 
 def hand_camera_rotation(tilt: float) -> Rotation:
@@ -134,6 +154,7 @@ def robot_xml(head_cam_jitter, hand_cam_tilt: float) -> str:
       <body name="torso" pos="0 0 0">
         <joint name="waist_pitch" axis="0 1 0" range="-0.2 0.8" limited="true"/>
         <geom type="box" size="0.09 0.16 0.25" pos="-0.03 0 0.25" rgba="0.85 0.85 0.88 1"/>
+        {_fisheye_xml("torso")}
         <body name="head_yaw_body" pos="0.02 0 0.78">
           <joint name="head_yaw" axis="0 0 1" range="-1.5 1.5" limited="true"/>
           <geom type="cylinder" size="0.03 0.04" pos="0 0 0.0" rgba="0.2 0.2 0.22 1"/>
@@ -141,6 +162,7 @@ def robot_xml(head_cam_jitter, hand_cam_tilt: float) -> str:
             <joint name="head_pitch" axis="0 1 0" range="-0.5 1.4" limited="true"/>
             <geom type="box" size="0.07 0.11 0.06" pos="0 0 0.0" rgba="0.9 0.9 0.92 1"/>
             <camera name="head" pos="{_fmt(head_cam_pos)}" quat="{head_cam_quat}" fovy="{HEAD_FOVY_DEG}"/>
+            {_fisheye_xml("head_pitch_body")}
           </body>
         </body>
         {_arm_xml("left", hand_cam_tilt)}

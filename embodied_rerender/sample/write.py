@@ -2,7 +2,9 @@
 
 ```
 <output>/task_info/task_<task>.json                                    one entry per finished episode
-<output>/observations/<task>/<ep>/videos/{head,hand_left,hand_right}_color.mp4
+<output>/observations/<task>/<ep>/videos/{head,hand_left,hand_right}_color.mp4      at width x height
+<output>/observations/<task>/<ep>/videos/{head_center,head_left,head_right,back_left,back_right}_fisheye_color.mp4
+                                                                       small (fisheye_size), no parameters, no depth
 <output>/observations/<task>/<ep>/depth/head_depth_<NNNNNN>.png        uint16 mm
 <output>/parameters/<task>/<ep>/parameters/camera/<cam>_{intrinsic_params,extrinsic_params,extrinsic_params_aligned}.json
 <output>/proprio_stats/<task>/<ep>/proprio_stats.h5
@@ -10,6 +12,12 @@
 <output>/ground_truth/<task>/<ep>/objects.json                         object shapes and per-frame poses
 <output>/.sample_manifest.json                                         settings and finished episodes
 ```
+
+The data carries the quirks of real AgiBot World Beta files that readers must handle: all eight colour
+videos of the gripper robot, sparse actions (`action/joint/*` and `action/end/*` hold only the M < N
+frames where the joint command changed, at `action/joint/index`; `action/end/index` is empty, so readers
+fall back to the joint index), the empty `(0,)` float32 placeholders, and one dropped frame in
+`timestamp` (a doubled gap).
 
 Each episode is built in `<output>/.tmp-<task>-<ep>/` and moved into place when complete; its
 task_info entry and then the manifest are written last, so a killed run leaves no episode that a
@@ -32,7 +40,7 @@ from ..io import agibot_layout as layout
 from ..video import available_encoder, write_video
 from .cameras import body_to_camera
 from .episode import FPS, SampleEpisode
-from .robot import CAMERAS
+from .robot import CAMERAS, FISHEYE_CAMERAS
 from .scene import MARKER_RADIUS, MAX_OPENING, describe
 
 DEFAULT_TASK_ID = 1001
@@ -76,8 +84,15 @@ def _camera_frames(ep: SampleEpisode, root: Path, task_id: int, ep_id: int, came
         yield out["rgb"]
 
 
+def fisheye_size(width: int, height: int) -> tuple[int, int]:
+    """(height, width) of the fisheye videos: the real 768x960 aspect at 0.4 x the main height (even, >= 32),
+    small because they are extra cameras no part of the pipeline needs at full size."""
+    h = 2 * max(16, round(height * 0.2))
+    return h, 2 * round(h * 1.25 / 2)
+
+
 def _write_videos(ep: SampleEpisode, root: Path, task_id: int, ep_id: int, tick) -> str:
-    """Render and encode every camera; returns the encoder used."""
+    """Render and encode every camera (the five fisheyes small, RGB only); returns the encoder used."""
     codec = "av1" if available_encoder("av1") else "h264"
     (ground_truth_dir(root, task_id, ep_id) / "depth").mkdir(parents=True, exist_ok=True)
     layout.depth_dir(root, task_id, ep_id).mkdir(parents=True, exist_ok=True)
@@ -86,6 +101,10 @@ def _write_videos(ep: SampleEpisode, root: Path, task_id: int, ep_id: int, tick)
         path = layout.video_path(root, task_id, ep_id, camera)
         path.parent.mkdir(parents=True, exist_ok=True)
         encoder = write_video(path, _camera_frames(ep, root, task_id, ep_id, camera, tick), fps=FPS, codec=codec)
+    h, w = fisheye_size(ep.width, ep.height)
+    for camera in FISHEYE_CAMERAS:
+        path = layout.video_path(root, task_id, ep_id, camera)
+        write_video(path, (ep.render_small(t, camera, h, w) for t in range(ep.frames)), fps=FPS, codec=codec)
     return encoder
 
 
@@ -105,6 +124,23 @@ def _shift(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[1:], a[-1:]], axis=0)
 
 
+def command_frames(commands: np.ndarray) -> np.ndarray:
+    """`(M,)` int64 frames at which `commands` `(T, ...)` change (frame 0 always): when the control source
+    sends a command; in between the robot holds its state."""
+    flat = commands.reshape(len(commands), -1)
+    changed = np.concatenate([[True], np.any(flat[1:] != flat[:-1], axis=1)])
+    return np.flatnonzero(changed).astype(np.int64)
+
+
+def timestamps_ns(frames: int) -> np.ndarray:
+    """`(T,)` int64 Unix ns at 30 fps with one dropped frame (a doubled gap) in the middle, as real files have."""
+    steps = np.ones(frames, np.int64)
+    steps[0] = 0
+    if frames > 2:
+        steps[frames // 2] = 2
+    return TIMESTAMP_EPOCH_NS + FRAME_NS * np.cumsum(steps)
+
+
 def proprio_datasets(ep: SampleEpisode) -> dict[str, np.ndarray]:
     """The populated `proprio_stats.h5` datasets of an episode (T = frames).
 
@@ -114,14 +150,19 @@ def proprio_datasets(ep: SampleEpisode) -> dict[str, np.ndarray]:
     `(T, 2, 3)` and orientation `(T, 2, 4)` xyzw of the flange; state/head/position `(T, 2)` yaw, pitch;
     state/waist/position `(T, 2)` pitch, lift; state/robot/* a static base at the origin.
     Actions are the commands leading to the next frame: joints/head/waist = next state, end = next IK
-    target, effector = next gripper command in [0, 1] (0 open, 1 closed); every `index` = all frames.
+    target, effector = next gripper command in [0, 1] (0 open, 1 closed). Joint and end actions are
+    sparse: only the M frames where the joint command changes (`command_frames`), listed in
+    `action/joint/index`, with `action/end/index` empty; a reader filling the other frames with the held
+    state gets the dense joint commands back exactly. Every other `index` lists all frames.
     """
     T, plan = ep.frames, ep.plan
     closure = 1.0 - plan.opening / MAX_OPENING
     target_quat = Rotation.from_matrix(plan.flange_rot.reshape(-1, 3, 3)).as_quat().reshape(T, 2, 4)
     index = np.arange(T, dtype=np.int64)
+    joint_cmd = _shift(ep.arm_q)
+    sent = command_frames(joint_cmd)
     return {
-        "timestamp": TIMESTAMP_EPOCH_NS + FRAME_NS * index,
+        "timestamp": timestamps_ns(T),
         "state/joint/position": ep.arm_q,
         "state/joint/current_value": ep.arm_torque,
         "state/effector/position": GRIPPER_STATE_SCALE * closure,
@@ -131,13 +172,13 @@ def proprio_datasets(ep: SampleEpisode) -> dict[str, np.ndarray]:
         "state/waist/position": plan.waist,
         "state/robot/position": np.zeros((T, 3)),
         "state/robot/orientation": np.tile([0.0, 0.0, 0.0, 1.0], (T, 1)),
-        "action/joint/position": _shift(ep.arm_q),
-        "action/joint/index": index,
+        "action/joint/position": joint_cmd[sent],
+        "action/joint/index": sent,
         "action/effector/position": _shift(plan.gripper_cmd),
         "action/effector/index": index,
-        "action/end/position": _shift(plan.flange_pos),
-        "action/end/orientation": _shift(target_quat),
-        "action/end/index": index,
+        "action/end/position": _shift(plan.flange_pos)[sent],
+        "action/end/orientation": _shift(target_quat)[sent],
+        "action/end/index": np.zeros(0, np.int64),
         "action/head/position": _shift(plan.head),
         "action/head/index": index,
         "action/waist/position": _shift(plan.waist),
