@@ -24,6 +24,7 @@ VERBS = {
     "stream": "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
     "eval": "score synthesized views against ground truth; JSON report and plots",
     "demo": "the embedded default on the built-in sample scene",
+    "bench-policy": "closed-loop benchmark: BC policies on original / augmented demos, success under head-camera shifts",
 }
 
 
@@ -169,6 +170,20 @@ def cmd_demo(cfg: DictConfig) -> int:
     return code
 
 
+def cmd_bench_policy(cfg: DictConfig) -> int:
+    from .bench.run import run_bench, small_settings, summary_lines
+
+    options = OmegaConf.to_container(cfg, resolve=True)
+    if options["small"]:
+        options = small_settings(options, OmegaConf.to_container(load_config("bench-policy", ["output=_"]), resolve=True))
+    results = run_bench(options)
+    for line in summary_lines(results):
+        print(line)
+    out = Path(options["output"])
+    print(f"bench-policy: {out / 'results.json'}, plot {out / 'success_vs_shift.png'}")
+    return 0
+
+
 def not_built(verb: str):
     def run(cfg: DictConfig) -> int:
         print(f"embodied-rerender {verb}: not built yet", file=sys.stderr)
@@ -178,12 +193,12 @@ def not_built(verb: str):
 
 
 COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo,
-            "stream": cmd_stream}
+            "stream": cmd_stream, "bench-policy": cmd_bench_policy}
 
 
 def usage() -> str:
     lines = ["usage: embodied-rerender VERB [key=value ...]", "", "verbs:"]
-    lines += [f"  {verb:<9} {text}" for verb, text in VERBS.items()]
+    lines += [f"  {verb:<12} {text}" for verb, text in VERBS.items()]
     lines += ["", "Each verb's keys and defaults: embodied-rerender VERB --help"]
     return "\n".join(lines)
 

@@ -1,0 +1,142 @@
+"""`embodied-rerender bench-policy`: demonstrations -> novel head views -> one BC policy per arm -> closed-loop
+success under head-camera shifts. Writes under `output`:
+
+```
+demos/agibot, demos/lerobot      the expert's episodes (AgiBot layout, then `convert`ed to LeRobot v3)
+views/<generator>/view_<j>       LeRobot datasets of the demos with a synthesized head camera
+arms/<arm>/policy.safetensors    the trained policy of each arm (+ .json config)
+arms/<arm>/videos/*.mp4          rollout videos (head | left wrist | right wrist)
+results.json, success_vs_shift.png
+```
+Arms: a original; b + random crop / colour; c = b + warp head views; d = b + hybrid head views.
+Stages already on disk (demos, views, a trained policy) are reused, so a rerun continues.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+ARMS = {"a": {"crop_colour": False, "generator": None, "label": "original"},
+        "b": {"crop_colour": True, "generator": None, "label": "+ crop/colour"},
+        "c": {"crop_colour": True, "generator": "warp", "label": "+ crop/colour + warp views"},
+        "d": {"crop_colour": True, "generator": "hybrid", "label": "+ crop/colour + hybrid views"}}
+# small=true: a few demos, tiny images, a few steps (keys set explicitly on the command line win)
+SMALL = {"demos": 3, "rollouts": 2, "steps": 5, "batch": 8, "frames": 20, "width": 64, "height": 48, "views": 1,
+         "shifts_cm": [0, 10], "videos": 1, "extra_steps": 2}
+
+
+def small_settings(options: dict, defaults: dict) -> dict:
+    """`options` with the SMALL values for every key still at its default."""
+    return {**options, **{k: v for k, v in SMALL.items() if options.get(k) == defaults.get(k)}}
+
+
+def run_bench(options: dict) -> dict:
+    """Everything end to end; returns (and writes) the results dict. `options`: configs/bench-policy.yaml."""
+    from .demos import write_demos
+    from .env import EnvConfig, PickPlaceEnv
+    from .expert import run_expert
+    from .policy import BCPolicy, PolicyConfig
+    from .rollout import evaluate_policy, wilson
+    from .train import TrainConfig, load_lerobot, train_policy
+    from .views import write_views
+
+    o = options
+    unknown = [a for a in o["arms"] if a not in ARMS]
+    if unknown:
+        raise ValueError(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")
+    out = Path(o["output"]).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    say = print if o["progress"] else (lambda *a, **k: None)
+    timings, start = {}, time.perf_counter()
+
+    def lap(name: str, t0: float) -> None:
+        timings[name] = round(time.perf_counter() - t0, 1)
+
+    t0 = time.perf_counter()
+    say(f"bench-policy: {o['demos']} demonstrations ({o['frames']} frames, {o['width']}x{o['height']})", flush=True)
+    raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"])
+    lap("demos_s", t0)
+    cameras = ["head", "hand_left", "hand_right"]
+    frames = load_lerobot(demos, cameras)
+
+    views = {}
+    for gen in sorted({ARMS[a]["generator"] for a in o["arms"]} - {None}):
+        t0 = time.perf_counter()
+        say(f"bench-policy: {o['views']} {gen} head views per demonstration (<= {o['max_translation_m']} m)", flush=True)
+        paths = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"])
+        views[gen] = [load_lerobot(p, ["head"]) for p in paths]
+        lap(f"views_{gen}_s", t0)
+
+    env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"]))
+    t0 = time.perf_counter()
+    expert = sum(run_expert(env, o["eval_seed"], i)[0] for i in range(o["rollouts"]))
+    lap("expert_s", t0)
+    lo, hi = wilson(expert, o["rollouts"])
+    results = {"config": o, "expert": {"successes": int(expert), "n": o["rollouts"], "rate": expert / o["rollouts"],
+                                       "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
+    policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"])
+    steps = o["frames"] - 1 + o["extra_steps"]
+    for arm in o["arms"]:
+        spec = ARMS[arm]
+        arm_dir = out / "arms" / arm
+        say(f"bench-policy: arm {arm} ({spec['label']}): training {o['steps']} steps", flush=True)
+        t0 = time.perf_counter()
+        summary_path = arm_dir / "train.json"
+        if summary_path.is_file() and (arm_dir / "policy.safetensors").is_file():
+            summary = json.loads(summary_path.read_text())
+        else:
+            config = TrainConfig(steps=o["steps"], batch=o["batch"], lr=o["lr"], seed=o["seed"],
+                                 crop_colour=spec["crop_colour"], view_rate=o["view_rate"])
+            summary = train_policy(frames, views.get(spec["generator"], []), policy_config, config, arm_dir, o["progress"])
+            summary_path.write_text(json.dumps(summary, indent=1))
+        lap(f"train_{arm}_s", t0)
+        policy = BCPolicy.load(arm_dir / "policy.safetensors")
+        t0 = time.perf_counter()
+        say(f"bench-policy: arm {arm}: {o['rollouts']} rollouts per shift", flush=True)
+        shifts = evaluate_policy(env, policy, o["eval_seed"], o["rollouts"], list(o["shifts_cm"]), steps, o["execute"],
+                                 o["videos"], arm_dir / "videos", o["progress"])
+        lap(f"eval_{arm}_s", t0)
+        results["arms"][arm] = {"label": spec["label"], "generator": spec["generator"],
+                                "crop_colour": spec["crop_colour"], "train": summary, "shifts": shifts}
+    env.close()
+    timings["total_s"] = round(time.perf_counter() - start, 1)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    plot_results(results, out / "success_vs_shift.png")
+    return results
+
+
+def plot_results(results: dict, path: Path) -> None:
+    """Success rate against head shift, one line per arm, 95 % Wilson intervals as error bars."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for arm, entry in results["arms"].items():
+        cells = sorted(entry["shifts"].values(), key=lambda c: c["shift_cm"])
+        x = [c["shift_cm"] for c in cells]
+        y = [c["rate"] for c in cells]
+        err = [[c["rate"] - c["ci95"][0] for c in cells], [c["ci95"][1] - c["rate"] for c in cells]]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=f"({arm}) {entry['label']}")
+    ax.set_xlabel("head camera shift (cm, re-aimed)")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.05, 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(f"closed-loop pick-and-place, n = {results['config']['rollouts']} per point", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def summary_lines(results: dict) -> list[str]:
+    shifts = list(results["config"]["shifts_cm"])
+    lines = [f"expert: {results['expert']['successes']}/{results['expert']['n']}",
+             "arm  " + "  ".join(f"{s:>6g} cm" for s in shifts)]
+    for arm, entry in results["arms"].items():
+        cells = [entry["shifts"][f"{s:g}"] for s in shifts]
+        lines.append(f"({arm})  " + "  ".join(f"{c['successes']:>3}/{c['n']:<4}" for c in cells) + f"  {entry['label']}")
+    return lines

@@ -1,0 +1,143 @@
+"""Training the BC policy on LeRobot datasets written by this project, read through lerobot's `LeRobotDataset`.
+
+Every arm uses the same policy, seed, step budget and batch size; arms differ only in what a sample may see:
+`crop_colour` (random shift crop + brightness / contrast on every camera) and `views` (LeRobot datasets of the
+same demonstrations with a synthesized head camera: with probability `view_rate` a sample's head image is
+replaced by the same frame from one of them, chosen uniformly).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .policy import BCPolicy, PolicyConfig
+
+
+@dataclass
+class Frames:
+    """A dataset in memory. images camera -> `(N, 3, H, W) uint8`; state `(N, 20)`, action `(N, 22)` float32;
+    episode, frame `(N,)` int64; `key` maps (episode, frame) -> row."""
+
+    images: dict[str, torch.Tensor]
+    state: torch.Tensor
+    action: torch.Tensor
+    episode: np.ndarray
+    frame: np.ndarray
+
+    def key(self) -> dict[tuple[int, int], int]:
+        return {(int(e), int(f)): i for i, (e, f) in enumerate(zip(self.episode, self.frame))}
+
+
+def load_lerobot(root: Path, cameras: list[str]) -> Frames:
+    """Every frame of the LeRobot v3 dataset at `root` (decoded through `LeRobotDataset`)."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    ds = LeRobotDataset(f"embodied-rerender/{Path(root).name}", root=root, video_backend="pyav")
+    images = {cam: [] for cam in cameras}
+    state, action, episode, frame = [], [], [], []
+    for i in range(len(ds)):
+        item = ds[i]
+        for cam in cameras:
+            images[cam].append((item[f"observation.images.{cam}"] * 255).round().to(torch.uint8))
+        state.append(item["observation.state"])
+        action.append(item["action"])
+        episode.append(int(item["episode_index"]))
+        frame.append(int(item["frame_index"]))
+    return Frames({c: torch.stack(v) for c, v in images.items()}, torch.stack(state).float(),
+                  torch.stack(action).float(), np.array(episode), np.array(frame))
+
+
+def action_chunks(frames: Frames, chunk: int) -> torch.Tensor:
+    """`(N, chunk, 22)`: the actions of frames t .. t + chunk - 1 of the same episode, the last one repeated."""
+    key = frames.key()
+    rows = np.zeros((len(frames.episode), chunk), dtype=np.int64)
+    for i, (e, f) in enumerate(zip(frames.episode, frames.frame)):
+        for j in range(chunk):
+            rows[i, j] = key.get((int(e), int(f) + j), rows[i, j - 1] if j else i)
+    return frames.action[torch.from_numpy(rows)]
+
+
+def crop_colour(x: torch.Tensor, generator: torch.Generator, pad: int = 4, strength: float = 0.2) -> torch.Tensor:
+    """Random shift crop (replicate pad by `pad` px, crop back) and per-image brightness / contrast jitter.
+    x `(B, 3, H, W)` float in [0, 1]."""
+    b, _, h, w = x.shape
+    padded = torch.nn.functional.pad(x, (pad,) * 4, mode="replicate")
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
+    rows = (dy[:, None] + torch.arange(h))[:, None, :, None].expand(b, 3, h, w + 2 * pad)
+    x = padded.gather(2, rows)
+    cols = (dx[:, None] + torch.arange(w))[:, None, None, :].expand(b, 3, h, w)
+    x = x.gather(3, cols)
+    bright = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
+    contrast = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    return ((x - mean) * contrast + mean * bright).clamp(0, 1)
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 2000
+    batch: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    crop_colour: bool = False
+    view_rate: float = 0.5  # share of samples whose head image is a synthesized view (when views are given)
+
+
+def view_rows(frames: Frames, views: list[Frames]) -> torch.Tensor:
+    """`(V, N)` row of each original frame in each view dataset (-1 where a view lacks that frame)."""
+    out = torch.full((len(views), len(frames.episode)), -1, dtype=torch.long)
+    for v, view in enumerate(views):
+        key = view.key()
+        for i, (e, f) in enumerate(zip(frames.episode, frames.frame)):
+            out[v, i] = key.get((int(e), int(f)), -1)
+    return out
+
+
+def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfig, config: TrainConfig,
+                 out: Path, progress: bool = False) -> dict:
+    """Train, save `out/policy.safetensors`, return the training summary (losses, time, view share)."""
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    policy = BCPolicy(policy_config)
+    policy.set_normalization(frames.state, frames.action)
+    targets = policy.normalize_action(action_chunks(frames, policy_config.chunk))
+    rows = view_rows(frames, views) if views else None
+    optim = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
+    n, losses, replaced, start = len(frames.episode), [], 0, time.perf_counter()
+    policy.train()
+    for step in range(config.steps):
+        idx = torch.randint(0, n, (config.batch,), generator=generator)
+        images = {cam: frames.images[cam][idx].float() / 255 for cam in policy_config.cameras}
+        if rows is not None and config.view_rate > 0:
+            swap = torch.rand(config.batch, generator=generator) < config.view_rate
+            pick = torch.randint(0, len(views), (config.batch,), generator=generator)
+            for b in torch.nonzero(swap).flatten().tolist():
+                r = int(rows[pick[b], idx[b]])
+                if r >= 0:
+                    images["head"][b] = views[int(pick[b])].images["head"][r].float() / 255
+                    replaced += 1
+        if config.crop_colour:
+            images = {cam: crop_colour(x, generator) for cam, x in images.items()}
+        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx]), targets[idx])
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        sched.step()
+        losses.append(float(loss))
+        if progress and (step % 100 == 0 or step == config.steps - 1):
+            print(f"  step {step}: loss {losses[-1]:.4f}", flush=True)
+    policy.save(out / "policy.safetensors")
+    tail = losses[-max(1, len(losses) // 10):]
+    return {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
+            "final_loss": round(float(np.mean(tail)), 5), "elapsed_s": round(time.perf_counter() - start, 1),
+            "head_replaced_share": round(replaced / (config.steps * config.batch), 4), "frames": n,
+            "views": len(views), "crop_colour": config.crop_colour}

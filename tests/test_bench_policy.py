@@ -1,0 +1,125 @@
+"""bench-policy: the closed-loop env, the expert, head-camera moves, and the small end-to-end run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mujoco")
+
+from embodied_rerender.bench.env import EnvConfig, PickPlaceEnv  # noqa: E402
+from embodied_rerender.bench.expert import expert_actions, run_expert  # noqa: E402
+from embodied_rerender.bench.rollout import wilson  # noqa: E402
+from embodied_rerender.bench.shifts import aimed_offset, rotation_deg, shift_offset  # noqa: E402
+
+SMALL = EnvConfig(width=48, height=32, frames=20)
+
+
+@pytest.fixture(scope="module")
+def env():
+    e = PickPlaceEnv(SMALL)
+    yield e
+    e.close()
+
+
+def test_reset_is_deterministic_from_the_seed(env):
+    a = env.reset(3, 1)
+    pos_a = env.object_positions()
+    b = env.reset(3, 1)
+    assert np.array_equal(a["state"], b["state"])
+    assert np.array_equal(pos_a, env.object_positions())
+    for cam in a["images"]:
+        assert np.array_equal(a["images"][cam], b["images"][cam])
+    c = env.reset(4, 1)
+    assert not np.array_equal(pos_a, env.object_positions()) or not np.array_equal(a["images"]["head"], c["images"]["head"])
+    assert a["state"].shape == (20,) and a["images"]["head"].shape == (32, 48, 3) and a["depth"]["head"].shape == (32, 48)
+
+
+def test_scripted_expert_succeeds(env):
+    for index in range(2):
+        success, info = run_expert(env, 11, index)
+        assert success, info
+        assert info["placed"] == [True, True]
+
+
+def test_doing_nothing_fails(env):
+    obs = env.reset(11, 0)
+    hold = np.concatenate([obs["state"][:14], [0, 0], obs["state"][16:20], [0, 0]])
+    for _ in range(SMALL.frames):
+        _, success, info = env.step(hold)
+    assert not success and info["placed"] == [False, False]
+
+
+def test_moving_the_head_camera_changes_the_view_and_nothing_else(env):
+    offset = shift_offset(0.10, np.random.default_rng(0))
+    assert 8.0 < rotation_deg(offset) < 11.0  # 10 cm re-aimed at 0.6 m
+    runs = []
+    for head_offset in (None, offset):
+        record = []
+        run_expert(env, 5, 0, head_offset, on_step=lambda o: record.append(o))
+        runs.append((record, env.object_positions().copy()))
+    (base, base_obj), (moved, moved_obj) = runs
+    assert len(base) == len(moved)
+    assert np.array_equal(base_obj, moved_obj)
+    for a, b in zip(base, moved):
+        assert np.array_equal(a["state"], b["state"])
+        for cam in ("hand_left", "hand_right"):
+            assert np.array_equal(a["images"][cam], b["images"][cam])
+    assert np.mean([np.abs(a["images"]["head"].astype(int) - b["images"]["head"]).mean() for a, b in zip(base, moved)]) > 3
+
+
+def test_aimed_offset_keeps_the_look_at_point():
+    off = aimed_offset([0.1, -0.05, 0.0], look_m=0.6)
+    point = np.array([0.0, 0.0, 0.6])
+    in_new = off[:3, :3].T @ (point - off[:3, 3])  # the point in the moved camera's frame
+    assert np.allclose(in_new[:2], 0.0, atol=1e-9) and in_new[2] > 0
+
+
+def test_wilson_interval():
+    lo, hi = wilson(35, 50)
+    assert lo < 0.7 < hi and 0.55 < lo < 0.6 and 0.8 < hi < 0.83
+    assert wilson(0, 10)[0] == 0.0 and wilson(10, 10)[1] == pytest.approx(1.0)
+
+
+def test_expert_actions_are_the_recorded_actions(tmp_path):
+    """The expert's actions are what the sample writer records as `action/...` (next joints, gripper, head, waist)."""
+    from embodied_rerender.io import get_reader
+    from embodied_rerender.sample import SampleEpisode, write_sample_dataset
+
+    write_sample_dataset(tmp_path, episodes=1, frames=SMALL.frames, seed=2, width=32, height=24, progress=False)
+    reader = get_reader("agibot", tmp_path)
+    (ref,) = reader.refs()
+    episode = reader.read(ref)
+    with SampleEpisode(2, 0, SMALL.frames, 32, 24) as ep:
+        actions = expert_actions(ep)
+    recorded = np.concatenate([episode.action[k].reshape(SMALL.frames, -1) for k in
+                               ("joint.position", "effector.position", "head.position", "waist.position", "robot.velocity")], axis=1)
+    assert np.allclose(actions, recorded[:-1])
+
+
+def test_small_end_to_end_through_the_cli(tmp_path):
+    from embodied_rerender.cli import main
+
+    out = tmp_path / "bench"
+    code = main(["bench-policy", f"output={out}", "small=true", "arms=[a,c]", "progress=false"])
+    assert code == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["expert"]["n"] == 2 and results["expert"]["successes"] == 2
+    assert set(results["arms"]) == {"a", "c"}
+    for arm, entry in results["arms"].items():
+        assert entry["train"]["steps"] == 5
+        assert set(entry["shifts"]) == {"0", "10"}
+        for cell in entry["shifts"].values():
+            assert cell["n"] == 2 and 0 <= cell["successes"] <= 2
+            assert 0.0 <= cell["ci95"][0] <= cell["rate"] <= cell["ci95"][1] <= 1.0
+        assert (out / "arms" / arm / "policy.safetensors").is_file()
+        assert list((out / "arms" / arm / "videos").glob("*.mp4"))
+    assert results["arms"]["c"]["train"]["views"] == 1 and results["arms"]["c"]["train"]["head_replaced_share"] > 0
+    assert results["arms"]["a"]["train"]["head_replaced_share"] == 0
+    assert (out / "demos" / "lerobot" / "meta" / "info.json").is_file()
+    view = out / "views" / "warp" / "view_0"
+    info = json.loads((view / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 3 and "observation.images.head" in info["features"]
+    assert (out / "success_vs_shift.png").stat().st_size > 0
