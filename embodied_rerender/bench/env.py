@@ -215,17 +215,11 @@ class PickPlaceEnv:
     def observe(self) -> dict:
         """The recorded cameras at the current state (see the module docstring) and the state vector."""
         images, depth = {}, {}
-        r = self.episode.renderer
         for camera in CAMERAS:
-            r.update_scene(self.data, camera=camera)
-            r.disable_depth_rendering()
-            images[camera] = r.render().copy()
-            if camera == "head":
-                r.enable_depth_rendering()
-                d = r.render().copy()
-                r.disable_depth_rendering()
-                far = self.model.vis.map.zfar * self.model.stat.extent
-                depth[camera] = np.where(d < 0.999 * far, d, 0.0).astype(np.float32)
+            out = self.episode.render_current(camera, ("rgb", "depth") if camera == "head" else ("rgb",))
+            images[camera] = out["rgb"]
+            if "depth" in out:
+                depth[camera] = out["depth"]
         return {"images": images, "depth": depth, "state": self.state()}
 
     def close(self) -> None:

@@ -189,6 +189,10 @@ class SampleEpisode:
         "depth" `(H, W) float32` metres of z along the optical axis (0 where nothing was hit),
         "segmentation" `(H, W, 2) int32` (object id, mjtObj type; -1 for background)."""
         self.set_frame(t)
+        return self.render_current(camera, kinds)
+
+    def render_current(self, camera: str, kinds=("rgb", "depth")) -> dict[str, np.ndarray]:
+        """`render` of the simulation state as it is now (no frame is set: closed-loop callers own the state)."""
         r = self.renderer
         r.update_scene(self.data, camera=camera)
         out = {}
