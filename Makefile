@@ -19,13 +19,26 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --no-deps "robomimic==0.3.0"
 	@touch $(STAMP)
 
-# MuJoCo renders offscreen on the CPU through OSMesa.
+# MuJoCo renders offscreen on the CPU through OSMesa; lerobot's default video decoder (torchcodec) loads
+# FFmpeg's shared libraries (the Debian release's versions: torchcodec ships a build per FFmpeg 4-8).
+FFMPEG_LIBS := libavcodec libavformat libavutil libswscale libswresample libavdevice libavfilter
+
 system-deps:
 	@if ! ldconfig -p 2>/dev/null | grep -q libOSMesa; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null; \
 	  else \
 	    echo "missing system library: run 'sudo apt-get install libosmesa6' (MuJoCo offscreen rendering)"; exit 1; \
+	  fi; \
+	fi
+	@missing=""; for lib in $(FFMPEG_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib\.so\." || missing="$$missing $$lib"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq; \
+	    pkgs=$$(for lib in $(FFMPEG_LIBS); do apt-cache pkgnames $$lib | grep -E "^$${lib}[0-9]+$$" | sort -V | tail -1; done); \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$pkgs >/dev/null; \
+	  else \
+	    echo "missing FFmpeg libraries:$$missing; run 'sudo apt-get install ffmpeg' (lerobot's torchcodec video decoder)"; exit 1; \
 	  fi; \
 	fi
 

@@ -28,12 +28,34 @@ VERBS = {
 }
 
 
+# Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
+# override grammar, which would refuse them or read a comma as a sweep.
+PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "pack_input", "loop_data", "init"})
+
+
+def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
+    """(`overrides` Hydra parses, {path key: value as given}); `null` stays with Hydra."""
+    rest, paths = [], {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and key in PATH_KEYS and value != "null":
+            paths[key] = value
+        else:
+            rest.append(item)
+    return rest, paths
+
+
 def load_config(verb: str, overrides: list[str]) -> DictConfig:
-    """Compose `configs/<verb>.yaml` with `key=value` overrides."""
+    """Compose `configs/<verb>.yaml` with `key=value` overrides (path values set verbatim afterwards)."""
     from hydra import compose, initialize_config_dir
 
+    overrides, paths = split_paths(overrides)
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
         cfg = compose(config_name=verb, overrides=overrides)
+    for key, value in paths.items():
+        if key not in cfg.keys():  # (`in` is False for a key still ???)
+            raise SystemExit(f"embodied-rerender {verb}: unknown key {key}= (see embodied-rerender {verb} --help)")
+        cfg[key] = value.replace("${", "\\${")  # a literal path, never an interpolation
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise SystemExit(f"embodied-rerender {verb}: missing required {', '.join(k + '=...' for k in missing)}")
@@ -222,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS.get(verb, not_built(verb))(cfg)
     except (DatasetError, EpisodeError) as err:
         print(f"embodied-rerender {verb}: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a path we cannot write or read (read-only, a file where a directory must be)
+        where = f": {err.filename}" if err.filename else ""
+        print(f"embodied-rerender {verb}: {err.strerror or err}{where}", file=sys.stderr)
         return 1
     except Exception as err:  # Hydra's override errors name the bad key; show them without a traceback
         if type(err).__module__.startswith(("hydra", "omegaconf")):

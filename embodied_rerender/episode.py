@@ -42,6 +42,17 @@ class ArrayFrames:
         return self.array[np.asarray(indices, dtype=np.int64)]
 
 
+def require_finite(value: np.ndarray, key: str, episode: str | None, path) -> np.ndarray:
+    """`value` `(N, ...)` unchanged when every entry is finite; a NaN or inf would go into training and stats."""
+    bad = ~np.isfinite(np.asarray(value, np.float64).reshape(len(value), -1)).all(axis=1)
+    if bad.any():
+        from .errors import ConsistencyError
+
+        raise ConsistencyError(f"{key} has non-finite values (NaN or inf) in {int(bad.sum())} frame(s), first frame "
+                               f"{int(np.argmax(bad))}", episode=episode, path=path)
+    return value
+
+
 class VideoFrames:
     """RGB frames of one video file, or of the window `[first, first + length)` of it (an episode inside
     a multi-episode LeRobot mp4), decoded on demand. `read` -> `(len, H, W, 3) uint8`."""
@@ -89,10 +100,23 @@ class DepthPngFrames:
     def __len__(self) -> int:
         return len(self.paths)
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """`(H, W)` of the first PNG, from its header."""
+        from .imageio import depth_png_size
+
+        return depth_png_size(self.paths[0])
+
     def read(self, indices) -> np.ndarray:
+        from .errors import ConsistencyError
         from .imageio import read_depth_png
 
-        frames = [read_depth_png(self.paths[i], self.scale) for i in np.asarray(indices, dtype=np.int64).tolist()]
+        frames = []
+        for i in np.asarray(indices, dtype=np.int64).tolist():
+            frames.append(read_depth_png(self.paths[i], self.scale))
+            if frames[-1].shape != frames[0].shape:
+                raise ConsistencyError(f"depth PNG is {frames[-1].shape[1]}x{frames[-1].shape[0]}, frame "
+                                       f"{indices[0]} is {frames[0].shape[1]}x{frames[0].shape[0]}", path=self.paths[i])
         if not frames:
             return np.zeros((0, 0, 0), np.float32)
         return np.stack(frames)

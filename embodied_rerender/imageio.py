@@ -26,6 +26,20 @@ def read_depth_png(path: str | Path, scale: float = 1e-3) -> np.ndarray:
     return raw.astype(np.float32) * np.float32(scale)
 
 
+def depth_png_size(path: str | Path) -> tuple[int, int]:
+    """`(H, W)` of a depth PNG from its header (no decoding); FormatError when it is no 16-bit grey PNG."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            mode, (w, h) = img.mode, img.size
+    except Exception as exc:  # noqa: BLE001 - PIL raises many types for a broken file
+        raise FormatError(f"cannot read depth PNG ({type(exc).__name__}: {exc})", path=path) from exc
+    if mode not in ("I;16", "I;16B", "I;16L", "I"):
+        raise FormatError(f"depth PNG must be 16-bit single-channel, got mode {mode}", path=path)
+    return h, w
+
+
 def write_depth_png(path: str | Path, depth_m: np.ndarray, scale: float = 1e-3) -> None:
     """Write `(H, W)` metres as uint16 PNG of depth/`scale` (mm by default); out of range or invalid -> 0."""
     from PIL import Image

@@ -88,6 +88,12 @@ def test_existing_output_is_kept_unless_overwrite(source, tmp_path):
     with pytest.raises(DatasetError):
         run_episodes(AgiBotReader(source), LeRobotWriter(repo_id="t/o"), out, progress=False)
     assert (out / "keep.txt").read_text() == "mine"
+    with pytest.raises(DatasetError, match="not an output of embodied-rerender"):  # not ours: never deleted
+        run_episodes(AgiBotReader(source), LeRobotWriter(repo_id="t/o"), out, overwrite=True, progress=False)
+    assert (out / "keep.txt").read_text() == "mine"
+    (out / "keep.txt").unlink()
+    run_episodes(AgiBotReader(source), LeRobotWriter(repo_id="t/o"), out, progress=False, overwrite=True)
+    (out / "keep.txt").write_text("ours now")  # an earlier output of ours (it has our report.json) is replaced
     run_episodes(AgiBotReader(source), LeRobotWriter(repo_id="t/o"), out, overwrite=True, progress=False)
     assert not (out / "keep.txt").exists() and len(LeRobotReader(out).refs()) == 3
     assert np.isfinite(json.loads((out / "report.json").read_text())["summary"]["seconds"])

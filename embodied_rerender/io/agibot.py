@@ -14,8 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..episode import CameraStream, CameraTrajectory, DepthPngFrames, Episode, Segment, VideoFrames, check_rigid
+from ..episode import CameraStream, CameraTrajectory, DepthPngFrames, Episode, Segment, VideoFrames, check_rigid, require_finite
 from ..errors import ConsistencyError, DatasetError, EpisodeError, FormatError
+from ..imageio import depth_png_size
 from . import agibot_layout as layout
 from .base import EpisodeRef, is_safe_id
 
@@ -70,6 +71,7 @@ class AgiBotReader:
         self.require_camera_params = require_camera_params
         self.problems: list[EpisodeError] = []
         self._task_info: dict[EpisodeRef, dict] = {}
+        self._duplicates: set[EpisodeRef] = set()
         self._refs: list[EpisodeRef] | None = None
 
     # -- indexing ----------------------------------------------------------------------------
@@ -126,8 +128,16 @@ class AgiBotReader:
                     )
                     continue
                 ref = EpisodeRef(task_id, str(episode_id))
+                if ref in found:  # which of the two is right cannot be told: neither is used
+                    self.problems.append(FormatError(f"entry {n} repeats episode_id {episode_id!r}; the episode is listed "
+                                                     "twice and is skipped", episode=ref.label, path=path))
+                    self._duplicates.add(ref)
+                    continue
                 found.add(ref)
                 self._task_info[ref] = entry
+        for ref in self._duplicates:
+            found.discard(ref)
+            self._task_info.pop(ref, None)
         return found
 
     def _index_dirs(self, base: Path, present) -> set[EpisodeRef]:
@@ -201,6 +211,9 @@ class AgiBotReader:
             h, w = frames.shape
             trajectory = self._trajectory(ref, name, param_dir, n, h, w, problems)
             depth = read_depth_set(layout.depth_dir(self.root, ref.task_id, ref.episode_id), name, n)
+            if depth is not None and depth.shape != (h, w):
+                raise ConsistencyError(f"depth PNGs are {depth.shape[1]}x{depth.shape[0]}, the {name} video is {w}x{h}",
+                                       path=depth.paths[0])
             cameras[name] = CameraStream(name, frames, trajectory, depth, source_path=str(path))
         return cameras
 
@@ -268,7 +281,19 @@ def read_depth_set(depth_dir: Path, camera: str, n: int) -> DepthPngFrames | Non
         return None
     if len(paths) != n:
         raise ConsistencyError(f"{len(paths)} {camera} depth PNGs, proprio_stats has N={n}", path=depth_dir)
-    return DepthPngFrames(paths)
+    # The file index is the frame index: a gap with an extra file at the end has the right count.
+    expected = [depth_dir / f"{camera}_depth_{i:06d}.png" for i in range(n)]
+    for want, got in zip(expected, paths):
+        if want != got:
+            raise ConsistencyError(f"depth PNG for frame {expected.index(want)} is missing ({want.name}; found {got.name})",
+                                   path=want)
+    frames = DepthPngFrames(paths)
+    size = frames.shape
+    for path in paths[1:]:  # headers only: a broken, 8-bit or resized PNG is found before any decoding
+        if depth_png_size(path) != size:
+            raise ConsistencyError(f"depth PNG is {depth_png_size(path)[1]}x{depth_png_size(path)[0]}, frame 0 is "
+                                   f"{size[1]}x{size[0]}", path=path)
+    return frames
 
 
 def _segments(entry: dict, n: int) -> tuple[list[Segment], list[str]]:
@@ -316,7 +341,7 @@ def read_proprio(path: Path, label: str | None = None) -> dict:
         if group == "state":
             if len(value) != n:
                 raise ConsistencyError(f"{key} has {len(value)} rows, N={n}", episode=label, path=path)
-            state[name] = value.astype(np.float64)
+            state[name] = require_finite(value.astype(np.float64), key, label, path)
         names.setdefault(name, _column_names(name, value.shape[1:]))
     for key, value in flat.items():
         if not key.startswith("action/") or key.endswith("/index") or value.size == 0:
@@ -326,7 +351,7 @@ def read_proprio(path: Path, label: str | None = None) -> dict:
         index = _action_index(flat, group)
         if index is not None:
             action_index[group] = index
-        action[name] = _dense_action(key, value, n, index, state.get(name), label, path)
+        action[name] = require_finite(_dense_action(key, value, n, index, state.get(name), label, path), key, label, path)
     names = {k: v for k, v in names.items() if v is not None}
     timestamps = flat.get("timestamp")
     if timestamps is not None and timestamps.size:

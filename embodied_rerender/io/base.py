@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator, Protocol
 
 from ..episode import Episode
-from ..errors import EpisodeError
+from ..errors import EpisodeError, FormatError
 
 # Ids become directory names: no separators, no "..", nothing a shell or a path join would reinterpret.
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -19,6 +19,27 @@ def is_safe_id(value: object) -> bool:
     """True when `value` can be used as one path component (no separator, no `..`, not empty)."""
     text = str(value)
     return bool(_SAFE_ID.match(text)) and ".." not in text
+
+
+def confined(root: Path, path: Path) -> Path:
+    """`path` when it lies under `root` (both resolved, symlinks followed); DatasetError otherwise. Every path
+    built from input data (a manifest's file names, an episode id) and every path written goes through this."""
+    from ..errors import DatasetError
+
+    root_r, path_r = Path(root).resolve(), Path(path).resolve()
+    if path_r != root_r and root_r not in path_r.parents:
+        raise DatasetError(f"refusing {path}: it lies outside {root}")
+    return path
+
+
+def safe_ref(task_id: object, episode_id: object, path=None) -> "EpisodeRef":
+    """The ref of an episode whose ids come from the input (attributes, file names, a sidecar): every reader
+    builds refs through this, so no id can take a write outside the output. FormatError for an unusable id."""
+    task = "" if task_id is None else str(task_id)
+    if episode_id is None or not is_safe_id(episode_id) or (task and not is_safe_id(task)):
+        raise FormatError(f"unusable episode id {episode_id!r} (task {task_id!r}): ids must be one path component "
+                          "of letters, digits, '_', '-', '.'", path=path)
+    return EpisodeRef(task, str(episode_id))
 
 
 @dataclass(frozen=True, order=True)

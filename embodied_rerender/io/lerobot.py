@@ -32,7 +32,7 @@ import numpy as np
 
 from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment, VideoFrames
 from ..errors import ConsistencyError, DatasetError, FormatError
-from .base import EpisodeRef
+from .base import EpisodeRef, safe_ref
 
 # AgiBot's policy vectors, in the order of the OpenDriveLab converter (20-d state, 22-d action).
 STATE_ORDER = ("joint.position", "effector.position", "head.position", "waist.position")
@@ -183,8 +183,7 @@ class LeRobotWriter:
 
     def adopt(self, episode_dir: Path) -> None:
         """Take the schema of an already written episode (resume), so later episodes must match it."""
-        info = json.loads((Path(episode_dir) / "meta" / "info.json").read_text())
-        self.features = {k: v for k, v in info["features"].items() if k not in _DEFAULT_FEATURES}
+        self.features = _episode_features(episode_dir)
 
     def write_episode(self, episode: Episode, out: Path) -> dict:
         """Write `episode` as a one-episode LeRobot dataset at `out` (which must not exist)."""
@@ -212,21 +211,32 @@ class LeRobotWriter:
         _write_sidecar(out, [_episode_record(episode, methods)], _provenance(episode))
         return {"frames": episode.num_frames, "cameras": methods}
 
+    def reference(self, episode_dirs: list[Path]) -> None:
+        """Take the most common schema among written episodes (ties: the earliest) as the dataset's, so one odd
+        episode is the one skipped, wherever it comes."""
+        schemas = [_episode_features(d) for d in episode_dirs]
+        keys = [json.dumps(_comparable(f), sort_keys=True, default=str) for f in schemas]
+        self.features = schemas[keys.index(max(keys, key=keys.count))]
+
     def conforms(self, episode_dir: Path) -> None:
         """Check a one-episode dataset written by another writer (a Ray worker's) against this dataset's
         schema, the first episode's; raises the ConsistencyError that `write_episode` would have."""
-        info = json.loads((Path(episode_dir) / "meta" / "info.json").read_text())
-        features = {k: v for k, v in info["features"].items() if k not in _DEFAULT_FEATURES}
-        self._check_schema(Path(episode_dir).name, features)
+        self._check_schema(Path(episode_dir).name, _episode_features(episode_dir))
 
     def _check_schema(self, episode_id: str, features: dict) -> None:
         if self.features is None:
             self.features = features
             return
-        if _comparable(features) != _comparable(self.features):
+        # Before writing, an episode's video features have no codec info yet: compare what both have.
+        video = all("info" in v for f in (features, self.features) for v in f.values() if v.get("dtype") == "video")
+        if _comparable(features, video) != _comparable(self.features, video):
             diff = sorted(set(features) ^ set(self.features)) or sorted(
-                k for k in features if _comparable({k: features[k]}) != _comparable({k: self.features[k]}))
-            raise ConsistencyError(f"features differ from the first episode's ({', '.join(diff[:6])}); "
+                k for k in features if _comparable({k: features[k]}, video) != _comparable({k: self.features[k]}, video))
+            codecs = [f"{k}: {_video_info(features[k])[0]} video, the dataset's is {_video_info(self.features[k])[0]}"
+                      for k in diff if k in features and k in self.features and video
+                      and _video_info(features[k]) != _video_info(self.features[k])]
+            hint = f"; {'; '.join(codecs)} (lerobot.copy_videos=false re-encodes every video alike)" if codecs else ""
+            raise ConsistencyError(f"features differ from the dataset's ({', '.join(diff[:6])}){hint}; "
                                    "a LeRobot dataset holds one schema", episode=episode_id)
 
     def _episode_video(self, cam: CameraStream, fps: float, tmp: Path) -> tuple[Path, str]:
@@ -263,9 +273,22 @@ class LeRobotWriter:
 _DEFAULT_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 
-def _comparable(features: dict) -> dict:
-    """Features with shapes as tuples (lerobot's info.json has lists)."""
-    return {k: (v["dtype"], tuple(v["shape"]), v.get("names")) for k, v in features.items() if k not in _DEFAULT_FEATURES}
+def _episode_features(episode_dir: Path) -> dict:
+    """The features of a one-episode dataset, lerobot's bookkeeping columns left out."""
+    info = json.loads((Path(episode_dir) / "meta" / "info.json").read_text())
+    return {k: v for k, v in info["features"].items() if k not in _DEFAULT_FEATURES}
+
+
+def _comparable(features: dict, video: bool = True) -> dict:
+    """Features with shapes as tuples (lerobot's info.json has lists); `video`: with the videos' codec info."""
+    return {k: (v["dtype"], tuple(v["shape"]), v.get("names"), _video_info(v) if video else None) for k, v in features.items()
+            if k not in _DEFAULT_FEATURES}
+
+
+def _video_info(feature: dict) -> tuple:
+    """What lerobot's aggregate requires to be equal for videos to be joined: codec, pixel format, size, fps."""
+    info = feature.get("info") or {}
+    return tuple(info.get(k) for k in ("video.codec", "video.pix_fmt", "video.height", "video.width", "video.fps"))
 
 
 def _episode_record(episode: Episode, videos: dict) -> dict:
@@ -339,6 +362,8 @@ class LeRobotReader:
             raise ConsistencyError(f"data has {len(data)} rows, meta/episodes says {length}", episode=ref.label,
                                    path=self.root / self.info["data_path"].format(chunk_index=int(row["data/chunk_index"]), file_index=int(row["data/file_index"])))
         record = next((r for r in self.sidecar["episodes"] if r["episode_index"] == index), {})
+        if record:  # ids from the sidecar name output files (previews, staging) later
+            safe_ref(record.get("task_id"), record.get("source_episode", ref.episode_id), self.root / SIDECAR)
         shapes = record.get("shapes", {})
         cameras = {}
         for key, ft in self.info["features"].items():

@@ -55,7 +55,7 @@ from ._common import (
     prepare_dir,
     unflatten_lowdim,
 )
-from .base import EpisodeRef
+from .base import EpisodeRef, safe_ref
 
 FILENAME = "data.hdf5"
 _DEMO = re.compile(r"^demo_(\d+)$")
@@ -367,7 +367,12 @@ class RobomimicReader:
             raise DatasetError(f"{self.path} is not a readable robomimic HDF5 file ({exc})") from exc
         self._index: dict[EpisodeRef, tuple[str, dict | None]] = {}
         for demo, info in zip(demos, infos):
-            ref = EpisodeRef(info.get("task_id") or "", info["episode_id"]) if info else EpisodeRef("", demo)
+            try:
+                ref = safe_ref(info.get("task_id"), info.get("episode_id"), self.path) if info else safe_ref("", demo, self.path)
+            except (FormatError, AttributeError) as err:
+                self.problems.append(err if isinstance(err, FormatError) else
+                                     FormatError(f"{demo} has a malformed episode attribute", path=self.path))
+                continue
             if ref in self._index:
                 self.problems.append(ConsistencyError(f"{demo} repeats episode {ref.label}; skipped", path=self.path))
                 continue

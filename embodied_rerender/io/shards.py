@@ -38,6 +38,7 @@ import numpy as np
 
 from ..episode import Episode
 from ..errors import ConsistencyError, DatasetError, FormatError
+from .base import confined, is_safe_id
 from ._common import check_episode, episode_info, episode_label, flatten_lowdim, prepare_dir
 
 MANIFEST = "manifest.json"
@@ -363,8 +364,11 @@ class ShardDataset(_torch_dataset_base()):
             raise DatasetError(f"{self.path} is not a shard dataset (manifest.json: {exc})") from exc
         self.dtype = dtype or torch.float32
         self.samples: list[tuple[str, str, dict[str, tuple[int, int]]]] = []  # (shard, key, field -> (offset, size))
-        for shard in self.manifest["shards"]:
-            self.samples += [(shard["name"], key, fields) for key, fields in _index_tar(self.path / shard["name"])]
+        for shard in self.manifest["shards"]:  # names come from the file: each must stay inside the dataset
+            if not isinstance(shard.get("name"), str) or not is_safe_id(shard["name"]):
+                raise DatasetError(f"{self.path / MANIFEST}: shard name {shard.get('name')!r} is not a file of the dataset")
+            path = confined(self.path, self.path / shard["name"])
+            self.samples += [(shard["name"], key, fields) for key, fields in _index_tar(path)]
         if len(self.samples) != self.manifest["num_samples"]:
             raise ConsistencyError(f"shards hold {len(self.samples)} samples, manifest says {self.manifest['num_samples']}",
                                    path=self.path / MANIFEST)

@@ -54,7 +54,7 @@ from ._common import (
     frame_batches,
     prepare_dir,
 )
-from .base import EpisodeRef
+from .base import EpisodeRef, safe_ref
 
 ATTRS_KEY = "embodied_rerender"
 FORMAT_VERSION = 1
@@ -366,6 +366,42 @@ def merge_stores(episode_dirs: list[Path], out: Path) -> None:
     root.attrs[ATTRS_KEY] = _merged_attrs([s.attrs.get(ATTRS_KEY, {}) for s in sources])
 
 
+def _readable_keys(path: Path, data) -> set[str]:
+    """The array names of `data/`; DatasetError naming the first array zarr cannot open."""
+    try:
+        keys = set(data.array_keys())
+    except Exception:  # noqa: BLE001 - listing parses every array's metadata: find the one that fails
+        keys = {p.name for p in (Path(path) / "data").iterdir() if p.is_dir()} if (Path(path) / "data").is_dir() else set()
+    for key in sorted(keys):
+        _check_readable(path, data, key)
+    return keys
+
+
+def _check_readable(path: Path, data, key: str) -> None:
+    """DatasetError naming the array and its codec when zarr cannot open `data/<key>` (an object dtype, the
+    pickle codec: zarr 3 refuses to unpickle, and so do we)."""
+    try:
+        arr = data[key]
+        arr.dtype, arr.shape
+    except Exception as exc:  # noqa: BLE001 - zarr raises ValueError, TypeError, KeyError for these
+        raise DatasetError(f"{path}: array data/{key} cannot be read: dtype {_raw_meta(path, key, 'dtype')!r}, "
+                           f"codecs {_raw_meta(path, key, 'codecs')} ({type(exc).__name__}: {str(exc)[:120]})") from exc
+
+
+def _raw_meta(path: Path, key: str, what: str):
+    """The dtype or codec ids of `data/<key>` as its metadata file states them (v2 .zarray or v3 zarr.json)."""
+    for name in (".zarray", "zarr.json"):
+        try:
+            meta = json.loads((Path(path) / "data" / key / name).read_text())
+        except (OSError, ValueError):
+            continue
+        if what == "dtype":
+            return meta.get("dtype") or meta.get("data_type")
+        codecs = [meta.get("compressor")] + list(meta.get("filters") or []) + list(meta.get("codecs") or [])
+        return [c.get("id") or c.get("name") for c in codecs if isinstance(c, dict)]
+    return None
+
+
 def _open_store(path: Path):
     import zarr
 
@@ -503,9 +539,14 @@ class ZarrReader:
             raise DatasetError(f"{self.path} is not a zarr replay buffer (need data/ and meta/episode_ends): {exc}") from exc
         self.attrs = dict(self.root.attrs.get(ATTRS_KEY) or {})
         self.problems = []
-        self._keys = set(self.data.array_keys())
+        self._keys = _readable_keys(self.path, self.data)
         self._infos = self._episode_infos()
-        self._index = {EpisodeRef(i.get("task_id") or "", i["episode_id"]): n for n, i in enumerate(self._infos)}
+        self._index = {}
+        for n, info in enumerate(self._infos):
+            try:
+                self._index[safe_ref(info.get("task_id"), info.get("episode_id"), self.path)] = n
+            except FormatError as err:
+                self.problems.append(err)
 
     def _episode_infos(self) -> list[dict]:
         infos = self.attrs.get("episodes")

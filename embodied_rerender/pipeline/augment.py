@@ -12,6 +12,7 @@ from ..episode import ArrayFrames, CameraStream, Episode
 from ..errors import EpisodeError
 from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
 from ..memory import MemoryBank
+from .outputs import confined
 from .run import RunReport, extras_dir, run_episodes
 from .targets import build_targets
 
@@ -62,8 +63,8 @@ class Augmenter:
             episode.add_camera(self._stream(step))
             report[step.target.name] = self._score(step, recorded)
         if self.preview_dir is not None and cfg.preview:
-            write_preview(self.preview_dir / f"{episode.task_id}_{episode.episode_id}.mp4", episode.fps, steps,
-                          recorded, cfg.sources[0])
+            name = f"{episode.task_id}_{episode.episode_id}.mp4"
+            write_preview(confined(self.preview_dir, self.preview_dir / name), episode.fps, steps, recorded, cfg.sources[0])
         return episode, {"synthesized": report}
 
     def _stream(self, step: Step) -> CameraStream:

@@ -42,10 +42,40 @@ def inspect_dataset(reader: Reader) -> list[dict]:
     """One summary per indexed episode and one entry per problem found while indexing or reading."""
     rows = []
     for ref, result in iter_episodes(reader):
+        if isinstance(result, Episode):
+            try:
+                verify_frames(result)
+            except EpisodeError as err:
+                result = err.with_episode(ref.label)
         rows.append(summarize_episode(result) if isinstance(result, Episode) else _error_row(ref, result))
     for err in reader.problems:
         rows.append(_error_row(None, err))
     return rows
+
+
+def verify_frames(ep: Episode, batch: int = 32) -> None:
+    """Decode every frame and depth map of every camera, as convert and augment will; the first failure
+    (a damaged stream, a frame or depth of another size) is raised as an EpisodeError naming its file."""
+    from ..errors import ConsistencyError, FormatError
+
+    for name, cam in ep.cameras.items():
+        where = cam.source_path or getattr(cam.frames, "path", None)
+        for start in range(0, len(cam), batch):
+            try:
+                frames = cam[start:min(start + batch, len(cam))]
+            except EpisodeError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any decoder failure means convert would skip it
+                raise FormatError(f"camera {name}: frames {start}+ cannot be decoded ({type(exc).__name__}: {exc})",
+                                  path=where) from exc
+            if frames.shape[1:3] != (cam.height, cam.width):
+                raise ConsistencyError(f"camera {name}: frames are {frames.shape[2]}x{frames.shape[1]}, "
+                                       f"expected {cam.width}x{cam.height}", path=where)
+            if cam.depth is not None:
+                depth = cam.depth.read(np.arange(start, start + len(frames)))
+                if depth.shape[1:] != frames.shape[1:3]:
+                    raise ConsistencyError(f"camera {name}: depth is {depth.shape[2]}x{depth.shape[1]}, video is "
+                                           f"{frames.shape[2]}x{frames.shape[1]}", path=getattr(cam.depth, "paths", [where])[0])
 
 
 def _error_row(ref: EpisodeRef | None, err: EpisodeError) -> dict:

@@ -92,9 +92,10 @@ class LocalLauncher:
     def __init__(self, reader, writer, transform=None):
         self.reader, self.writer, self.transform = reader, writer, transform
 
-    def map(self, refs: list[EpisodeRef], stage: Path) -> Iterator[dict]:
+    def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
+        """`keep`: write only these cameras (see `write_one`)."""
         for ref in refs:
-            yield write_one(self.reader, self.writer, ref, stage, self.transform)
+            yield write_one(self.reader, self.writer, ref, stage, self.transform, keep)
 
 
 @dataclass
@@ -122,8 +123,8 @@ class EpisodeWorker:
     def ready(self) -> bool:
         return True
 
-    def process(self, ref: EpisodeRef, stage: str) -> dict:
-        return write_one(self.reader, self.job.build_writer(), ref, Path(stage), self.transform)
+    def process(self, ref: EpisodeRef, stage: str, keep: list[str] | None = None) -> dict:
+        return write_one(self.reader, self.job.build_writer(), ref, Path(stage), self.transform, keep)
 
 
 class RayLauncher:
@@ -142,7 +143,7 @@ class RayLauncher:
             return self.options.num_gpus_per_worker
         return 1 if self.job.generator is not None and str(self.job.device).startswith("cuda") else 0
 
-    def map(self, refs: list[EpisodeRef], stage: Path) -> Iterator[dict]:
+    def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
         if not refs:
             return
         import ray
@@ -160,14 +161,14 @@ class RayLauncher:
                 return actors[-1]
 
             idle = _started([new_worker() for _ in range(min(self.num_workers(gpus), len(refs)))])
-            yield from self._dispatch(refs, str(Path(stage).absolute()), idle, new_worker)
+            yield from self._dispatch(refs, str(Path(stage).absolute()), idle, new_worker, keep)
         finally:
             for actor in actors:
                 ray.kill(actor)
             if started:
                 ray.shutdown()
 
-    def _dispatch(self, refs, stage: str, idle: list, new_worker) -> Iterator[dict]:
+    def _dispatch(self, refs, stage: str, idle: list, new_worker, keep=None) -> Iterator[dict]:
         """One episode in flight per worker; a worker that dies is replaced and its episode retried."""
         import ray
         from ray.exceptions import RayActorError, RayTaskError
@@ -176,7 +177,7 @@ class RayLauncher:
         while pending or inflight:
             while pending and idle:
                 actor, ref = idle.pop(), pending.popleft()
-                inflight[actor.process.remote(ref, stage)] = (actor, ref)
+                inflight[actor.process.remote(ref, stage, keep)] = (actor, ref)
             (future,), _ = ray.wait(list(inflight), num_returns=1)
             actor, ref = inflight.pop(future)
             try:

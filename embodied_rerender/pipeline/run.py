@@ -29,7 +29,9 @@ from typing import Callable
 from ..episode import Episode
 from ..errors import DatasetError, EpisodeError
 from ..io.base import EpisodeRef, Reader, Writer
+from .conform import check_finite, conform_cameras, merge_skipping, restrict_cameras
 from .faults import kill_point
+from .outputs import REPORT, check_output, confined
 
 
 @dataclass
@@ -116,16 +118,24 @@ def run_episodes(
     this process alone keeps the manifest, merges and publishes, so the output is the same.
     One bad episode is reported and skipped; the run goes on. The output appears only when complete.
     """
-    from tqdm import tqdm
-
     from .launch import LocalLauncher
 
-    output = Path(output)
-    if output.exists() and not overwrite:
-        raise DatasetError(f"output {output} already exists; pass overwrite=true to replace it")
+    output = check_output(output, overwrite, input_name or None)
     launcher = launcher or LocalLauncher(reader, writer, transform)
     stage = staging_dir(output)
     (stage / "episodes").mkdir(parents=True, exist_ok=True)
+    try:
+        report = _run(reader, writer, output, stage, launcher, progress, input_name)
+    except BaseException:
+        _tidy_failed(stage)
+        raise
+    shutil.rmtree(stage, ignore_errors=True)
+    return report
+
+
+def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, progress: bool, input_name) -> RunReport:
+    from tqdm import tqdm
+
     manifest_path = stage / "manifest.jsonl"
     done = _read_manifest(manifest_path)
     report = RunReport(str(input_name), str(output), reader.name, writer.name)
@@ -137,73 +147,101 @@ def run_episodes(
         writer.adopt(stage / "episodes" / _dir_name(next(r for r in refs if r.label in finished)))
     results = {label: done[label] for label in finished}
     todo = [r for r in refs if r.label not in finished]
+
+    def record(entry: dict) -> None:
+        if entry["status"] == "written":
+            kill_point("manifest")
+            _append_manifest(manifest_path, entry)
+            kill_point("appended")
+        results[entry["episode"]] = entry
+
     with tqdm(total=len(refs), initial=len(finished), desc=f"{writer.name}", unit="episode",
               disable=not progress) as bar:
         for entry in launcher.map(todo, stage):
-            if entry["status"] == "written":
-                kill_point("manifest")
-                _append_manifest(manifest_path, entry)
-                kill_point("appended")
-            results[entry["episode"]] = entry
+            record(entry)
             bar.update()
+    conform_cameras(refs, results, lambda redo, keep: [record(e) for e in launcher.map(redo, stage, keep)])
     written = _conforming(writer, stage, refs, results)
-    report.episodes = [results[r.label] for r in refs]
-    report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
-                        for p in reader.problems]
-
+    if not written:
+        reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
+                            for e in list(results.values())[:3]) or "no episodes found"
+        raise DatasetError(f"no episode could be written ({len(refs)} found, {len(reader.problems)} unreadable; "
+                           f"{reasons}); nothing published")
     merged = stage / "merged"
     shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
     kill_point("merge")
-    if written:
-        writer.merge(written, merged)
-    else:
-        merged.mkdir()
+    labels = {path: ref.label for ref, path in written}
+    for path, why in merge_skipping(writer, [path for _, path in written], merged):
+        results[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason, "file": why.path}
+    report.episodes = [results[r.label] for r in refs]
+    report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
+                        for p in reader.problems]
     extra = extras_dir(output)
     if extra.is_dir():
         for item in sorted(extra.iterdir()):
-            os.replace(item, merged / item.name)
+            os.replace(item, confined(merged, merged / item.name))
     report.seconds = time.perf_counter() - start
-    (merged / "report.json").write_text(json.dumps(report.as_dict(), indent=1))
+    (merged / REPORT).write_text(json.dumps(report.as_dict(), indent=1))
     kill_point("publish")
     _publish(merged, output)
-    shutil.rmtree(stage, ignore_errors=True)
     return report
 
 
-def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict]) -> list[Path]:
-    """The written episode directories, in order, that fit one dataset. Workers each had their own writer,
-    so a writer that holds one schema (LeRobot) checks them here against the first, as it would have
-    while writing; a misfit becomes a skipped entry in `results`."""
+def _tidy_failed(stage: Path) -> None:
+    """After a run failed: what a rerun could trip over goes (a half merge, half-written episodes); finished
+    episodes and their manifest stay for the rerun, and a staging with none of them goes entirely."""
+    shutil.rmtree(stage / "merged", ignore_errors=True)
+    episodes = stage / "episodes"
+    for tmp in episodes.glob(".tmp-*") if episodes.is_dir() else []:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not _read_manifest(stage / "manifest.jsonl"):
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict]) -> list[tuple[EpisodeRef, Path]]:
+    """The written episodes and their directories, in order, that fit one dataset. Workers each had their own
+    writer, so a writer that holds one schema (LeRobot) checks them here against the most common schema, as
+    it would have while writing; a misfit becomes a skipped entry in `results`."""
     dirs = []
     for ref in refs:
-        if results[ref.label]["status"] != "written":
-            continue
-        path = stage / "episodes" / _dir_name(ref)
-        if hasattr(writer, "conforms"):
+        if results[ref.label]["status"] == "written":
+            dirs.append((ref, stage / "episodes" / _dir_name(ref)))
+    if hasattr(writer, "conforms") and dirs:
+        if hasattr(writer, "reference"):
+            writer.reference([path for _, path in dirs])
+        kept = []
+        for ref, path in dirs:
             try:
                 writer.conforms(path)
             except EpisodeError as err:
-                results[ref.label] = {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": None}
+                results[ref.label] = {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": err.path}
                 continue
-        dirs.append(path)
+            kept.append((ref, path))
+        dirs = kept
     return dirs
 
 
 def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
-              transform: Callable[[Episode], tuple[Episode, dict]] | None = None) -> dict:
+              transform: Callable[[Episode], tuple[Episode, dict]] | None = None,
+              keep: list[str] | None = None) -> dict:
     """Read, transform and write one episode into `stage/episodes/<label>/`; returns its report entry.
 
     The episode is written under a temporary name unique to this call and renamed when complete, so
     several workers can share one staging directory and a killed worker leaves nothing that counts.
+    `keep`: the only cameras to write (the run's common camera set), the others dropped and listed.
     A bad episode (any exception) becomes a "skipped" entry naming the reason and, when known, the file.
     """
-    final = stage / "episodes" / _dir_name(ref)
+    final = confined(stage / "episodes", stage / "episodes" / _dir_name(ref))
     tmp = stage / "episodes" / f".tmp-{_dir_name(ref)}-{uuid.uuid4().hex[:12]}"
     try:
         episode = reader.read(ref)
         extra = {}
         if transform is not None:
             episode, extra = transform(episode)
+        episode, dropped = restrict_cameras(episode, keep)
+        if dropped:
+            extra["dropped_cameras"] = dropped
+        check_finite(episode)
         kill_point("read")
         kill_point("write")
         info = writer.write_episode(episode, tmp)
@@ -218,8 +256,9 @@ def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
     if final.exists():  # left by a run killed before its manifest line: not finished as far as we know
         shutil.rmtree(final)
     os.replace(tmp, final)
-    return {"episode": ref.label, "status": "written", "frames": int(info.get("frames", 0)), **extra,
-            **{k: v for k, v in info.items() if k not in ("frames", "episode")}}  # the label keys the report
+    # The run's own fields last: a writer's info may hold keys of the same name (its "episode" record).
+    return {**{k: v for k, v in info.items() if k != "frames"}, **extra, "camera_set": sorted(episode.cameras),
+            "episode": ref.label, "status": "written", "frames": int(info.get("frames", 0))}
 
 
 def _publish(merged: Path, output: Path) -> None:
