@@ -14,6 +14,7 @@ current episode, which is retried once on a fresh worker and otherwise reported 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 from collections import Counter, deque
@@ -85,17 +86,22 @@ def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | N
 
 
 class LocalLauncher:
-    """Every episode in this process, in order."""
+    """Every episode in this process, in order.
+
+    Each episode gets a fresh copy of the writer as it was given, as on a Ray worker: a writer that holds one
+    schema (LeRobot) would otherwise refuse an episode for differing from the first one written, before the
+    driver could bring them all to their common camera set (`conform.conform_cameras`).
+    """
 
     name = "local"
 
     def __init__(self, reader, writer, transform=None):
-        self.reader, self.writer, self.transform = reader, writer, transform
+        self.reader, self.writer, self.transform = reader, copy.deepcopy(writer), transform
 
     def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
         """`keep`: write only these cameras (see `write_one`)."""
         for ref in refs:
-            yield write_one(self.reader, self.writer, ref, stage, self.transform, keep)
+            yield write_one(self.reader, copy.deepcopy(self.writer), ref, stage, self.transform, keep)
 
 
 @dataclass
