@@ -13,7 +13,7 @@ h5py = pytest.importorskip("h5py")
 
 from embodied_rerender.errors import FormatError  # noqa: E402
 from embodied_rerender.io import get_reader, get_writer  # noqa: E402
-from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
+from embodied_rerender.io.policy import action_vector, state_vector  # noqa: E402
 from embodied_rerender.io.robomimic import RobomimicReader, RobomimicWriter, sorted_demos, split_demos  # noqa: E402
 
 
@@ -53,12 +53,16 @@ def test_plain_h5py_layout(episodes, tmp_path):
             np.testing.assert_array_equal(image[()], ep.cameras["head"][:])
             np.testing.assert_array_equal(demo["obs/hand_left_extrinsics"][()], ep.cameras["hand_left"].trajectory.extrinsics)
             assert demo["obs/hand_left_intrinsics"].shape == (n, 3, 3)
-            actions, layout, columns = flatten_lowdim(ep.action, ep.names)
-            assert demo["actions"].dtype == np.float64
+            policy = action_vector(ep)  # `actions` is the policy action, as LeRobot's `action`
+            assert demo["actions"].dtype == np.float64 and demo["actions"].shape == (n, 22)
             normalized = demo["actions"][()]
             assert normalized.min() >= -1.0 and normalized.max() <= 1.0
             scale, offset = data.attrs["action_scale"], data.attrs["action_offset"]
-            np.testing.assert_allclose(normalized * scale + offset, actions, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(normalized * scale + offset, policy.values, rtol=0, atol=1e-9)
+            np.testing.assert_array_equal(demo["obs/state"][()], state_vector(ep).values)
+            assert json.loads(demo["obs/state"].attrs["names"]) == list(state_vector(ep).names)
+            np.testing.assert_array_equal(demo["action_dict/robot.velocity"][()], ep.action["robot.velocity"])
+            columns = list(policy.names)
             assert set(demo["next_obs"]) == set(demo["obs"])
             np.testing.assert_array_equal(demo["next_obs/head_image"][()], np.concatenate([image[1:], image[-1:]]))
             assert json.loads(demo.attrs["action_columns"]) == columns
