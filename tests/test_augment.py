@@ -72,7 +72,7 @@ def test_lerobot_output_has_synthesized_cameras_with_provenance(augmented):
     ds = LeRobotDataset("embodied-rerender/lerobot", root=out, video_backend="pyav")
     for cam in ("hand_left_synth", "hand_right_synth", "virtual_wrist_0", "virtual_wrist_1"):
         assert ds[5][f"observation.images.{cam}"].shape == (3, 120, 160)
-        assert ds[5][f"observation.cameras.{cam}.extrinsics"].shape == (16,)
+        assert ds[5][f"camera.{cam}.extrinsics"].shape == (16,)
     side = json.loads((out / "meta" / "embodied_rerender.json").read_text())
     prov = side["cameras"]["hand_left_synth"]
     assert prov["generator"] == "warp" and prov["replaces"] == "hand_left" and "head" in prov["sources"]

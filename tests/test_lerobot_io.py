@@ -13,6 +13,7 @@ from embodied_rerender.episode import ArrayFrames, CameraStream
 from embodied_rerender.io import EpisodeRef, get_reader
 from embodied_rerender.io.agibot import AgiBotReader
 from embodied_rerender.io.lerobot import LeRobotReader, LeRobotWriter
+from embodied_rerender.io.policy import action_vector, state_vector
 from embodied_rerender.pipeline.run import run_episodes
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -78,9 +79,11 @@ def test_lerobot_loads_it_frame_by_frame(source, converted):
             for cam in ("head", "hand_left", "hand_right"):
                 got = (item[f"observation.images.{cam}"].permute(1, 2, 0).numpy() * 255).round()
                 assert np.abs(got - ep.cameras[cam][t]).max() <= 1, (ep_id, t, cam)
-            np.testing.assert_allclose(item["observation.cameras.head.extrinsics"].numpy().reshape(4, 4),
+            np.testing.assert_allclose(item["camera.head.extrinsics"].numpy().reshape(4, 4),
                                        ep.cameras["head"].trajectory.extrinsics[t])
             assert item["observation.state"].shape == (20,) and item["action"].shape == (22,)
+            np.testing.assert_array_equal(item["observation.state"].numpy(), state_vector(ep).values[t])
+            np.testing.assert_array_equal(item["action"].numpy(), action_vector(ep).values[t])
             assert item["task"] == "Pick up the cup"
 
 
@@ -111,3 +114,68 @@ def test_two_outputs_merge_with_lerobot_aggregate(source, converted, tmp_path):
     ds = LeRobotDataset("test/ab", root=tmp_path / "ab", video_backend="pyav")
     assert ds.meta.total_episodes == 4 and len(ds) == 42
     assert abs(float(ds[21 + 12 + 4]["observation.images.head"].mean()) * 255 - (16 + 7 * 4)) <= 1
+
+
+def test_only_policy_features_use_policy_prefixes(converted):
+    """Everything beside the videos, `observation.state` and `action` is under a name lerobot's factory skips."""
+    from lerobot.datasets.utils import dataset_to_policy_features
+
+    out, _ = converted
+    features = json.loads((out / "meta" / "info.json").read_text())["features"]
+    policy = dataset_to_policy_features(features)
+    assert set(policy) == {"observation.images.head", "observation.images.hand_left", "observation.images.hand_right",
+                           "observation.state", "action"}
+    names = features["observation.state"]["names"]
+    assert len(names) == len(set(names)) == 20 and "waist.position.pitch" in names and "head.position.pitch" in names
+    assert features["action"]["names"][-2:] == ["robot.velocity.linear_x", "robot.velocity.yaw_rate"]
+    for key in ("camera.head.extrinsics", "camera.hand_left.intrinsics", "proprio.state.end.orientation",
+                "proprio.action.robot.velocity", "source.timestamp_ns", "annotation.skill"):
+        assert key in features, key
+
+
+OLD_NAMES = {"camera.": "observation.cameras.", "proprio.state.": "observation.states.", "proprio.action.": "actions.",
+             "source.timestamp_ns": "observation.source_timestamp_ns"}
+
+
+def _old_name(key: str) -> str:
+    for new, old in OLD_NAMES.items():
+        if key.startswith(new):
+            return old + key[len(new):]
+    return key
+
+
+def test_reads_datasets_written_with_the_earlier_names(source, converted, tmp_path):
+    """A dataset with the earlier feature names (`observation.cameras.*`, `observation.states.*`, `actions.*`,
+    `observation.source_timestamp_ns`) reads back the same as the current one."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    out, _ = converted
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    info_path = old / "meta" / "info.json"
+    info = json.loads(info_path.read_text())
+    info["features"] = {_old_name(k): v for k, v in info["features"].items()}
+    info_path.write_text(json.dumps(info))
+    for path in (old / "data").rglob("*.parquet"):
+        table = pq.read_table(path)
+        pq.write_table(table.rename_columns([_old_name(c) for c in table.column_names]), path)
+    side_path = old / "meta" / "embodied_rerender.json"
+    side = json.loads(side_path.read_text())
+    for record in side["episodes"]:
+        record["shapes"] = {_old_name(k): v for k, v in record["shapes"].items()}
+    side_path.write_text(json.dumps(side))
+    assert "observation.states.end.position" in info["features"] and "camera.head.extrinsics" not in info["features"]
+    new_reader, old_reader = LeRobotReader(out), LeRobotReader(old)
+    for ref in new_reader.refs():
+        a, b = new_reader.read(ref), old_reader.read(ref)
+        assert (a.episode_id, a.task_id, len(a)) == (b.episode_id, b.task_id, len(b))
+        for group in ("state", "action"):
+            assert list(getattr(a, group)) == list(getattr(b, group))
+            for key, value in getattr(a, group).items():
+                np.testing.assert_array_equal(getattr(b, group)[key], value)
+        np.testing.assert_array_equal(a.timestamps, b.timestamps)
+        for name, cam in a.cameras.items():
+            np.testing.assert_array_equal(b.cameras[name].trajectory.extrinsics, cam.trajectory.extrinsics)
+            np.testing.assert_array_equal(b.cameras[name].trajectory.intrinsics, cam.trajectory.intrinsics)

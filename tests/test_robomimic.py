@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,7 +14,7 @@ h5py = pytest.importorskip("h5py")
 
 from embodied_rerender.errors import FormatError  # noqa: E402
 from embodied_rerender.io import get_reader, get_writer  # noqa: E402
-from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
+from embodied_rerender.io.policy import action_vector, state_vector  # noqa: E402
 from embodied_rerender.io.robomimic import RobomimicReader, RobomimicWriter, sorted_demos, split_demos  # noqa: E402
 
 
@@ -53,12 +54,16 @@ def test_plain_h5py_layout(episodes, tmp_path):
             np.testing.assert_array_equal(image[()], ep.cameras["head"][:])
             np.testing.assert_array_equal(demo["obs/hand_left_extrinsics"][()], ep.cameras["hand_left"].trajectory.extrinsics)
             assert demo["obs/hand_left_intrinsics"].shape == (n, 3, 3)
-            actions, layout, columns = flatten_lowdim(ep.action, ep.names)
-            assert demo["actions"].dtype == np.float64
+            policy = action_vector(ep)  # `actions` is the policy action, as LeRobot's `action`
+            assert demo["actions"].dtype == np.float64 and demo["actions"].shape == (n, 22)
             normalized = demo["actions"][()]
             assert normalized.min() >= -1.0 and normalized.max() <= 1.0
             scale, offset = data.attrs["action_scale"], data.attrs["action_offset"]
-            np.testing.assert_allclose(normalized * scale + offset, actions, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(normalized * scale + offset, policy.values, rtol=0, atol=1e-9)
+            np.testing.assert_array_equal(demo["obs/state"][()], state_vector(ep).values)
+            assert json.loads(demo["obs/state"].attrs["names"]) == list(state_vector(ep).names)
+            np.testing.assert_array_equal(demo["action_dict/robot.velocity"][()], ep.action["robot.velocity"])
+            columns = list(policy.names)
             assert set(demo["next_obs"]) == set(demo["obs"])
             np.testing.assert_array_equal(demo["next_obs/head_image"][()], np.concatenate([image[1:], image[-1:]]))
             assert json.loads(demo.attrs["action_columns"]) == columns
@@ -123,3 +128,46 @@ def test_refuses_non_empty_output(episodes, tmp_path):
     (tmp_path / "ep" / "x").write_text("keep me")
     with pytest.raises(FormatError, match="327/100"):
         get_writer("robomimic").write_episode(episodes[0], tmp_path / "ep")
+
+
+def test_reads_files_with_the_earlier_action_layout(episodes, tmp_path):
+    """Files written before the policy action: `actions` = every action group flattened (normalized), columns
+    in `action_layout`, no `action_dict`; the reader maps them back to the groups."""
+    out = write_merged(episodes, tmp_path)
+    with h5py.File(out / "data.hdf5", "r+") as f:
+        data = f["data"]
+        raws = []
+        for i, ep in enumerate(episodes):
+            demo = data[f"demo_{i}"]
+            del demo["action_dict"], demo["actions"]
+            del demo.attrs["action_keys"]
+            layout, start = [], 0
+            for key, value in ep.action.items():
+                width = int(np.prod(value.shape[1:]))
+                layout.append({"key": key, "shape": list(value.shape[1:]), "start": start, "stop": start + width})
+                start += width
+            demo.attrs["action_layout"] = json.dumps(layout)
+            raws.append(np.concatenate([v.reshape(len(v), -1) for v in ep.action.values()], axis=1))
+        lo, hi = np.concatenate(raws).min(0), np.concatenate(raws).max(0)
+        offset, scale = (hi + lo) / 2, np.where(hi > lo, (hi - lo) / 2, 1.0)
+        for i, raw in enumerate(raws):
+            data[f"demo_{i}"].create_dataset("actions", data=(raw - offset) / scale)
+        data.attrs["action_offset"], data.attrs["action_scale"] = offset, scale
+    reader = RobomimicReader(out)
+    for ref, src in zip(reader.refs(), episodes):
+        assert_same_lowdim(src, reader.read(ref), action_atol=ACTION_ATOL)
+
+
+def test_a_raw_state_group_named_state(episodes, tmp_path):
+    """An episode whose only state group is "state" (read from a dataset that kept no groups) stores it once as
+    obs/state, bit-exact; beside other groups the name is refused, naming the episode."""
+    ep = episodes[0]
+    only = dataclasses.replace(ep, state={"state": ep.state["joint.position"]}, names={})
+    out = write_merged([only], tmp_path / "one")
+    got = RobomimicReader(out).read(RobomimicReader(out).refs()[0])
+    assert list(got.state) == ["state"] and np.array_equal(got.state["state"], ep.state["joint.position"])
+    with h5py.File(out / "data.hdf5", "r") as f:
+        assert f["data/demo_0/obs/state"].dtype == np.float64
+    both = dataclasses.replace(ep, state={"state": ep.state["joint.position"], **ep.state})
+    with pytest.raises(FormatError, match="327/100.*collides"):
+        RobomimicWriter().write_episode(both, tmp_path / "two")

@@ -17,7 +17,7 @@ from writer_fixtures import LENGTHS, two_episodes
 pytest.importorskip("h5py")
 pytest.importorskip("robomimic")
 
-from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
+from embodied_rerender.io.policy import action_vector  # noqa: E402
 from embodied_rerender.io.robomimic import RobomimicWriter  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def test_dataset_factory_with_config_defaults(dataset, algo):
     ObsUtils.initialize_obs_utils_with_config(config)
     obs_keys = config.all_obs_keys
     shape_meta = FileUtils.get_shape_metadata_from_dataset(str(path), all_obs_keys=obs_keys)
-    assert shape_meta["ac_dim"] == flatten_lowdim(episodes[0].action)[0].shape[1]
+    assert shape_meta["ac_dim"] == action_vector(episodes[0]).width == 22
     assert shape_meta["all_shapes"]["head_image"] == [3, 24, 32]  # robomimic's CHW view of our HWC uint8
     env_meta = FileUtils.get_env_metadata_from_dataset(str(path))
     assert env_meta["type"] == 2 and env_meta["env_name"]

@@ -14,7 +14,7 @@ torch = pytest.importorskip("torch")
 
 from embodied_rerender.errors import ConsistencyError  # noqa: E402
 from embodied_rerender.io import get_writer  # noqa: E402
-from embodied_rerender.io._common import flatten_lowdim  # noqa: E402
+from embodied_rerender.io.policy import action_vector, state_vector  # noqa: E402
 from embodied_rerender.io.shards import ShardDataset, ShardWriter, window_indices  # noqa: E402
 
 TO, TA = 2, 4
@@ -55,7 +55,7 @@ def test_tar_layout_and_manifest(episodes, tmp_path):
     assert [e["episode_id"] for e in manifest["episodes"]] == ["100", "101"]
     assert [e["first_sample"] for e in manifest["episodes"]] == [0, LENGTHS[0]]
     assert manifest["shapes"]["action"] == [TA, 22] and manifest["shapes"]["image.head"] == [TO, 24, 32, 3]
-    assert manifest["cameras"]["head"]["provenance"] == {} and manifest["state_columns"] == flatten_lowdim(episodes[0].state, episodes[0].names)[2]
+    assert manifest["cameras"]["head"]["provenance"] == {} and manifest["state_columns"] == list(state_vector(episodes[0]).names)
     keys_seen = []
     for shard in manifest["shards"]:
         path = out / shard["name"]
@@ -75,8 +75,8 @@ def test_tar_layout_and_manifest(episodes, tmp_path):
 def expected_window(ep, t):
     n = len(ep)
     obs, obs_pad, act, act_pad = window_indices(t, n, TO, TA)
-    state = flatten_lowdim(ep.state, ep.names)[0]
-    action = flatten_lowdim(ep.action, ep.names)[0]
+    state = state_vector(ep).values
+    action = action_vector(ep).values
     return obs, obs_pad, act, act_pad, state[obs], action[act]
 
 
@@ -117,7 +117,7 @@ def test_stats_over_all_frames(episodes, tmp_path):
     out = write_merged(episodes, tmp_path, max_shard_bytes=10**6)
     stats = json.loads((out / "stats.json").read_text())
     for group in ("state", "action"):
-        x = np.concatenate([flatten_lowdim(getattr(ep, group), ep.names)[0] for ep in episodes])
+        x = np.concatenate([{"state": state_vector, "action": action_vector}[group](ep).values for ep in episodes])
         s = stats[group]
         assert s["count"] == len(x) == sum(LENGTHS)
         np.testing.assert_allclose(s["mean"], x.mean(0))

@@ -16,6 +16,7 @@ from embodied_rerender.episode import ArrayFrames, CameraStream, CameraTrajector
 from embodied_rerender.errors import ConsistencyError, FormatError  # noqa: E402
 from embodied_rerender.io import get_reader, get_writer  # noqa: E402
 from embodied_rerender.io.zarr_io import ZarrReader, ZarrWriter  # noqa: E402
+from embodied_rerender.io.policy import action_vector, state_vector  # noqa: E402
 
 T = sum(LENGTHS)
 
@@ -66,10 +67,12 @@ def test_plain_zarr_layout(episodes, tmp_path, zarr_format):
     np.testing.assert_array_equal(root["data/head.extrinsics"][10:], episodes[1].cameras["head"].trajectory.extrinsics)
     np.testing.assert_array_equal(root["data/state.end.orientation"][:10], episodes[0].state["end.orientation"])
     assert root["data/state.end.orientation"].shape == (T, 2, 4)
-    flat = root["data/action"]
-    assert flat.shape[0] == T and len(flat.attrs["columns"]) == flat.shape[1]
-    joint = next(e for e in flat.attrs["layout"] if e["key"] == "joint.position")
-    np.testing.assert_array_equal(flat[:10, joint["start"]:joint["stop"]], episodes[0].action["joint.position"])
+    for group, vector in (("state", state_vector), ("action", action_vector)):  # the policy vectors, as LeRobot's
+        flat = root[f"data/{group}"]
+        assert flat.shape == (T, {"state": 20, "action": 22}[group]) and flat.dtype == np.float32
+        assert flat.attrs["columns"] == list(vector(episodes[0]).names)
+        np.testing.assert_array_equal(flat[:10], vector(episodes[0]).values)
+        np.testing.assert_array_equal(flat[10:], vector(episodes[1]).values)
     attrs = root.attrs["embodied_rerender"]
     assert [e["episode_id"] for e in attrs["episodes"]] == ["100", "101"]
     assert attrs["episodes"][1]["segments"][1]["text"] == "Place the cup"

@@ -7,17 +7,21 @@ camera, either the source file copied byte for byte (AgiBot AV1 streams stay as 
 own encode of frames that have no fitting file (synthesized cameras). lerobot then does what it
 always does with that mp4: places it, concatenates, indexes timestamps, writes parquet, meta, stats.
 
-Feature mapping (flat vectors; the original shapes are kept in `meta/embodied_rerender.json`):
+Feature mapping (flat vectors; the original shapes are kept in `meta/embodied_rerender.json`). Only the
+first three use the `observation` / `action` prefixes, so lerobot's policy factory (`dataset_to_policy_features`)
+makes exactly the videos visual inputs, `observation.state` the state input and `action` the output:
   observation.images.<cam>                 video (H, W, 3)
-  observation.cameras.<cam>.extrinsics     float64 (16,) camera-to-world 4x4, row-major
-  observation.cameras.<cam>.intrinsics     float64 (9,)  K, row-major
-  observation.states.<group>.<field>       float64, every state array, flattened (AgiBot names)
-  actions.<group>.<field>                  float64, every action array, flattened
-  observation.state                        float32 concat of STATE_ORDER keys present (policy input)
-  action                                   float32 concat of ACTION_ORDER keys present
+  observation.state                        float32 (20,) policy state  (io/policy.py: names, order, units)
+  action                                   float32 (22,) policy action
+  camera.<cam>.extrinsics                  float64 (16,) camera-to-world 4x4, row-major (every camera with poses)
+  camera.<cam>.intrinsics                  float64 (9,)  K, row-major
+  proprio.state.<group>.<field>            float64, every raw state array, flattened (AgiBot names)
+  proprio.action.<group>.<field>           float64, every raw action array, flattened
   annotation.action_text, annotation.skill string per frame (AgiBot action_config)
-  observation.source_timestamp_ns          int64 source clock, when the source has one
-The task of every frame is the episode's task text (AgiBot task_name).
+  source.timestamp_ns                      int64 source clock, when the source has one
+The task of every frame is the episode's task text (AgiBot task_name). The reader also takes datasets written
+with the earlier names (`observation.cameras.<cam>.*`, `observation.states.*`, `actions.*`,
+`observation.source_timestamp_ns`).
 """
 
 from __future__ import annotations
@@ -33,12 +37,24 @@ import numpy as np
 from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment, VideoFrames
 from ..errors import ConsistencyError, DatasetError, FormatError
 from .base import EpisodeRef, safe_ref
+from .policy import action_vector, state_vector
 
-# AgiBot's policy vectors, in the order of the OpenDriveLab converter (20-d state, 22-d action).
-STATE_ORDER = ("joint.position", "effector.position", "head.position", "waist.position")
-ACTION_ORDER = ("joint.position", "effector.position", "head.position", "waist.position", "robot.velocity")
 SIDECAR = "meta/embodied_rerender.json"
 COPYABLE_CODECS = ("av1", "h264", "hevc")
+
+# Feature names (see the module docstring); OLD_* are what earlier versions wrote, still read.
+STATE_PREFIX, ACTION_PREFIX = "proprio.state.", "proprio.action."
+OLD_STATE_PREFIX, OLD_ACTION_PREFIX = "observation.states.", "actions."
+TIMESTAMP, OLD_TIMESTAMP = "source.timestamp_ns", "observation.source_timestamp_ns"
+
+
+def camera_keys(cam: str) -> tuple[str, str]:
+    """The (extrinsics, intrinsics) feature names of camera `cam`."""
+    return f"camera.{cam}.extrinsics", f"camera.{cam}.intrinsics"
+
+
+def _old_camera_keys(cam: str) -> tuple[str, str]:
+    return f"observation.cameras.{cam}.extrinsics", f"observation.cameras.{cam}.intrinsics"
 
 
 def _flat(array: np.ndarray) -> np.ndarray:
@@ -50,34 +66,28 @@ def _names(episode: Episode, key: str, width: int) -> list[str]:
     return list(names) if names and len(names) == width else [f"{key}_{i}" for i in range(width)]
 
 
-def _policy_vector(episode: Episode, arrays: dict, order: tuple[str, ...]) -> tuple[list[str], list[str]]:
-    """Keys used for the float32 policy vector and its column names."""
-    keys = [k for k in order if k in arrays] or sorted(arrays)
-    cols = [n for k in keys for n in _names(episode, k, _flat(arrays[k]).shape[1])]
-    return keys, cols
-
-
 def build_features(episode: Episode) -> dict:
     """The lerobot `features` dict for `episode` (default columns are added by lerobot)."""
     feats: dict[str, dict] = {}
     for name, cam in episode.cameras.items():
         h, w = cam.height, cam.width
         feats[f"observation.images.{name}"] = {"dtype": "video", "shape": (h, w, 3), "names": ["height", "width", "channels"]}
+    for feature, vector in (("observation.state", state_vector(episode)), ("action", action_vector(episode))):
+        if vector.width:
+            feats[feature] = {"dtype": "float32", "shape": (vector.width,), "names": list(vector.names)}
+    for name, cam in episode.cameras.items():
         if cam.trajectory is not None:
-            feats[f"observation.cameras.{name}.extrinsics"] = {"dtype": "float64", "shape": (16,), "names": None}
-            feats[f"observation.cameras.{name}.intrinsics"] = {"dtype": "float64", "shape": (9,), "names": None}
-    for prefix, arrays in (("observation.states", episode.state), ("actions", episode.action)):
+            ext, k = camera_keys(name)
+            feats[ext] = {"dtype": "float64", "shape": (16,), "names": None}
+            feats[k] = {"dtype": "float64", "shape": (9,), "names": None}
+    for prefix, arrays in ((STATE_PREFIX, episode.state), (ACTION_PREFIX, episode.action)):
         for key, arr in arrays.items():
             width = _flat(arr).shape[1]
-            feats[f"{prefix}.{key}"] = {"dtype": "float64", "shape": (width,), "names": _names(episode, key, width)}
-    for feature, arrays, order in (("observation.state", episode.state, STATE_ORDER), ("action", episode.action, ACTION_ORDER)):
-        if arrays:
-            _, cols = _policy_vector(episode, arrays, order)
-            feats[feature] = {"dtype": "float32", "shape": (len(cols),), "names": cols}
+            feats[f"{prefix}{key}"] = {"dtype": "float64", "shape": (width,), "names": _names(episode, key, width)}
     feats["annotation.action_text"] = {"dtype": "string", "shape": (1,), "names": None}
     feats["annotation.skill"] = {"dtype": "string", "shape": (1,), "names": None}
     if episode.timestamps is not None:
-        feats["observation.source_timestamp_ns"] = {"dtype": "int64", "shape": (1,), "names": None}
+        feats[TIMESTAMP] = {"dtype": "int64", "shape": (1,), "names": None}
     return feats
 
 
@@ -89,15 +99,15 @@ def episode_buffer(episode: Episode, features: dict) -> dict:
     for name, cam in episode.cameras.items():
         buf[f"observation.images.{name}"] = [None] * t
         if cam.trajectory is not None:
-            buf[f"observation.cameras.{name}.extrinsics"] = cam.trajectory.extrinsics.reshape(t, 16)
-            buf[f"observation.cameras.{name}.intrinsics"] = cam.trajectory.intrinsics_per_frame().reshape(t, 9)
-    for prefix, arrays in (("observation.states", episode.state), ("actions", episode.action)):
+            ext, k = camera_keys(name)
+            buf[ext] = cam.trajectory.extrinsics.reshape(t, 16)
+            buf[k] = cam.trajectory.intrinsics_per_frame().reshape(t, 9)
+    for feature, vector in (("observation.state", state_vector(episode)), ("action", action_vector(episode))):
+        if vector.width:
+            buf[feature] = vector.values
+    for prefix, arrays in ((STATE_PREFIX, episode.state), (ACTION_PREFIX, episode.action)):
         for key, arr in arrays.items():
-            buf[f"{prefix}.{key}"] = _flat(arr).astype(np.float64)
-    for feature, arrays, order in (("observation.state", episode.state, STATE_ORDER), ("action", episode.action, ACTION_ORDER)):
-        if arrays:
-            keys, _ = _policy_vector(episode, arrays, order)
-            buf[feature] = np.concatenate([_flat(arrays[k]) for k in keys], axis=1).astype(np.float32)
+            buf[f"{prefix}{key}"] = _flat(arr).astype(np.float64)
     texts = episode.segment_text()
     skills = [""] * t
     for seg in episode.segments:
@@ -105,7 +115,7 @@ def episode_buffer(episode: Episode, features: dict) -> dict:
             skills[i] = seg.skill
     buf["annotation.action_text"], buf["annotation.skill"] = texts, skills
     if episode.timestamps is not None:
-        buf["observation.source_timestamp_ns"] = episode.timestamps.astype(np.int64).reshape(t, 1)
+        buf[TIMESTAMP] = episode.timestamps.astype(np.int64).reshape(t, 1)
     missing = set(features) - set(buf)
     if missing:
         raise ConsistencyError(f"no data for features {sorted(missing)}", episode=episode.episode_id)
@@ -299,8 +309,8 @@ def _episode_record(episode: Episode, videos: dict) -> dict:
         "task": episode.task,
         "scene": episode.scene,
         "segments": [[s.start, s.end, s.text, s.skill] for s in episode.segments],
-        "shapes": {f"observation.states.{k}": list(v.shape[1:]) for k, v in episode.state.items()}
-        | {f"actions.{k}": list(v.shape[1:]) for k, v in episode.action.items()},
+        "shapes": {f"{STATE_PREFIX}{k}": list(v.shape[1:]) for k, v in episode.state.items()}
+        | {f"{ACTION_PREFIX}{k}": list(v.shape[1:]) for k, v in episode.action.items()},
         "videos": videos,
     }
 
@@ -371,28 +381,40 @@ class LeRobotReader:
                 continue
             name = key[len("observation.images."):]
             cameras[name] = self._camera(name, key, ft, row, data, length)
-        state, action, names = {}, {}, {}
-        for key, ft in self.info["features"].items():
-            for prefix, target in (("observation.states.", state), ("actions.", action)):
-                if key.startswith(prefix):
-                    short = key[len(prefix):]
-                    arr = np.stack(data[key].to_numpy()).astype(np.float64)
-                    target[short] = arr.reshape((length, *shapes.get(key, arr.shape[1:])))
-                    if isinstance(ft.get("names"), list):
-                        names[short] = list(ft["names"])
-        if not state and "observation.state" in data:
-            state["state"] = np.stack(data["observation.state"].to_numpy()).astype(np.float64)
-        if not action and "action" in data:
-            action["action"] = np.stack(data["action"].to_numpy()).astype(np.float64)
+        state, action, names = self._proprio(data, length, shapes)
         task = record.get("task") or self._task_text(int(data["task_index"].iloc[0]) if "task_index" in data else None)
         segments = [Segment(*s) for s in record.get("segments", [])]
-        timestamps = (np.stack(data["observation.source_timestamp_ns"].to_numpy()).reshape(-1).astype(np.int64)
-                      if "observation.source_timestamp_ns" in data else None)
+        clock = next((k for k in (TIMESTAMP, OLD_TIMESTAMP) if k in data), None)
+        timestamps = np.stack(data[clock].to_numpy()).reshape(-1).astype(np.int64) if clock else None
         return Episode(episode_id=record.get("source_episode", ref.episode_id), task_id=record.get("task_id"), fps=self.fps,
                        cameras=cameras, state=state, action=action, names=names, timestamps=timestamps, task=task,
                        scene=record.get("scene", ""), segments=segments,
                        metadata={"format": "lerobot", "episode_index": index, "robot_type": self.info.get("robot_type")},
                        source=str(self.root))
+
+    def _proprio(self, data, length: int, shapes: dict) -> tuple[dict, dict, dict]:
+        """(state, action, names): the raw groups (ours: `proprio.*`; earlier: `observation.states.*` /
+        `actions.*`) in their recorded shapes; a dataset without them gives its policy vectors as
+        `state["state"]` / `action["action"]`."""
+        state, action, names = {}, {}, {}
+        prefixes = ((STATE_PREFIX, state), (ACTION_PREFIX, action), (OLD_STATE_PREFIX, state), (OLD_ACTION_PREFIX, action))
+        for key, ft in self.info["features"].items():
+            for prefix, target in prefixes:
+                if key.startswith(prefix) and key in data:
+                    short = key[len(prefix):]
+                    shape = shapes.get(key)
+                    arr = np.stack(data[key].to_numpy()).astype(np.float64)
+                    target[short] = arr.reshape((length, *(shape if shape is not None else arr.shape[1:])))
+                    if isinstance(ft.get("names"), list):
+                        names[short] = list(ft["names"])
+                    break
+        for feature, target, short in (("observation.state", state, "state"), ("action", action, "action")):
+            if not target and feature in data:
+                target[short] = np.stack(data[feature].to_numpy()).astype(np.float64)
+                ft_names = self.info["features"][feature].get("names")
+                if isinstance(ft_names, list) and len(ft_names) == target[short].shape[1]:
+                    names[short] = list(ft_names)
+        return state, action, names
 
     def _frames_table(self, row, index: int):
         import pyarrow.parquet as pq
@@ -407,8 +429,9 @@ class LeRobotReader:
         first = int(round(float(row[f"videos/{key}/from_timestamp"]) * self.fps))
         frames = VideoFrames(path, first, length)
         trajectory = None
-        e_key, k_key = f"observation.cameras.{name}.extrinsics", f"observation.cameras.{name}.intrinsics"
-        if e_key in data and k_key in data:
+        e_key, k_key = next((keys for keys in (camera_keys(name), _old_camera_keys(name)) if all(k in data for k in keys)),
+                            (None, None))
+        if e_key is not None:
             ext = np.stack(data[e_key].to_numpy()).reshape(length, 4, 4).astype(np.float64)
             k = np.stack(data[k_key].to_numpy()).reshape(length, 3, 3).astype(np.float64)
             k = k[0] if np.all(k == k[0]) else k

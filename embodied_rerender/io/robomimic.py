@@ -6,19 +6,21 @@
                                       env_kwargs{fps, cameras, real_robot}), action_offset / action_scale (Da,)
                                       float64: raw action = actions * action_scale + action_offset
 /data/demo_<i>                 attrs: num_samples, episode (JSON record: ids, task, scene, segments, names, metadata),
-                                      state_keys (JSON list), action_layout / action_columns (JSON)
-    actions        (T, Da) float64   the episode's action dict flattened in dict order (action_layout gives
-                                     each key's columns [start, stop) and per-frame shape), each column mapped
-                                     to [-1, 1] by the dataset's min and max (constant columns: offset only)
+                                      state_keys, action_keys (JSON lists of the raw groups), action_columns (JSON)
+    actions        (T, Da) float64   the policy action (io/policy.py; 22 columns for AgiBot, names in
+                                     action_columns), each column mapped to [-1, 1] by the dataset's min and
+                                     max (constant columns: offset only)
+    action_dict/<key>  (T, D) float64  every raw action group, flattened per frame; attrs shape, names
     rewards        (T,) float64      zeros (real demonstrations carry no reward)
     dones          (T,) int64        1 on the last frame
-    states         (T, Ds) float64   flat state (write_states=True; robomimic's "dummy for non-sim" slot)
+    states         (T, Ds) float64   the policy state (write_states=True; robomimic's "dummy for non-sim" slot)
     timestamps     (T,) int64        source timestamps in ns, when known
     obs/<camera>_image        (T, H, W, 3) uint8, chunked (1, H, W, 3), gzip (or lzf / none)
     obs/<camera>_extrinsics   (T, 4, 4) float64 camera-to-world, OpenCV axes, metres
     obs/<camera>_intrinsics   (T, 3, 3) float64 K in pixels
     obs/<camera>_depth        (T, H, W) float32 metres (write_depth=True)
-    obs/<state key>           (T, D) float64, the state array flattened per frame; attrs shape (per-frame), names
+    obs/state                 (T, Ds) float32 the policy state (io/policy.py; 20 columns for AgiBot); attrs names
+    obs/<state key>           (T, D) float64, every raw state group flattened per frame; attrs shape (per-frame), names
     next_obs/<key>            every obs key, one step ahead (the last frame repeated): HDF5 virtual datasets
                               over obs/<key>, so they take no space
 /mask/train, /mask/valid       (n,) byte strings of demo names, a deterministic seeded split
@@ -49,17 +51,18 @@ from ._common import (
     episode_fields,
     episode_info,
     episode_label,
-    flatten_lowdim,
     frame_batches,
     jsonable,
     prepare_dir,
     unflatten_lowdim,
 )
 from .base import EpisodeRef, safe_ref
+from .policy import PolicyVector, action_vector, state_vector
 
 FILENAME = "data.hdf5"
 _DEMO = re.compile(r"^demo_(\d+)$")
 _CAMERA_SUFFIXES = ("_image", "_depth", "_extrinsics", "_intrinsics")
+POLICY_STATE = "state"  # obs/<this>: the policy state vector
 GYM_ENV_TYPE = 2  # robomimic.envs.env_base.EnvType.GYM_TYPE (1 robosuite, 2 gym, 3 iGibson MOMART)
 
 
@@ -112,28 +115,52 @@ class RobomimicWriter:
         demo.attrs["num_samples"] = n
         demo.attrs["episode"] = json.dumps(episode_info(episode, n))
         demo.attrs["state_keys"] = json.dumps(list(episode.state))
-        actions, layout, columns = flatten_lowdim(episode.action, episode.names)
-        demo.create_dataset("actions", data=actions if actions.size else np.zeros((n, 0)))
-        demo.attrs["action_layout"] = json.dumps(layout)
-        demo.attrs["action_columns"] = json.dumps(columns)
+        demo.attrs["action_keys"] = json.dumps(list(episode.action))
+        policy_state, policy_action = state_vector(episode), action_vector(episode)
+        demo.create_dataset("actions", data=policy_action.values.astype(np.float64))
+        demo.attrs["action_columns"] = json.dumps(list(policy_action.names))
+        raw_actions = demo.create_group("action_dict")
+        for key, value in episode.action.items():
+            self._write_lowdim(raw_actions, key, np.asarray(value, np.float64), episode.names.get(key))
         demo.create_dataset("rewards", data=np.zeros(n, np.float64))
         dones = np.zeros(n, np.int64)
         dones[-1] = 1
         demo.create_dataset("dones", data=dones)
-        if self.write_states and episode.state:
-            demo.create_dataset("states", data=flatten_lowdim(episode.state)[0])
+        if self.write_states and policy_state.width:
+            demo.create_dataset("states", data=policy_state.values.astype(np.float64))
         if episode.timestamps is not None:
             demo.create_dataset("timestamps", data=np.asarray(episode.timestamps, np.int64))
         obs = demo.create_group("obs")
+        self._write_policy_state(obs, episode, policy_state)
         for key, value in episode.state.items():
-            self._write_state(obs, key, np.asarray(value, np.float64), episode.names.get(key))
+            if key.endswith(_CAMERA_SUFFIXES):
+                raise FormatError(f"state key {key!r} ends like a camera observation ({'/'.join(_CAMERA_SUFFIXES)})",
+                                  episode=episode_label(episode))
+            if key != POLICY_STATE:
+                self._write_lowdim(obs, key, np.asarray(value, np.float64), episode.names.get(key))
         for name, cam in episode.cameras.items():
             self._write_camera(obs, name, cam, n)
 
-    def _write_state(self, obs, key: str, value: np.ndarray, names: list[str] | None) -> None:
-        if key.endswith(_CAMERA_SUFFIXES):
-            raise FormatError(f"state key {key!r} ends like a camera observation ({'/'.join(_CAMERA_SUFFIXES)})")
-        ds = obs.create_dataset(key, data=value.reshape(len(value), -1))
+    @staticmethod
+    def _write_policy_state(obs, episode: Episode, vector: PolicyVector) -> None:
+        """`obs/state`: the policy state; an episode whose only raw state group is itself called "state" (read
+        from a dataset that kept no groups) has it stored once, in float64, under that name."""
+        if POLICY_STATE in episode.state:
+            if vector.keys != (POLICY_STATE,):
+                raise FormatError(f"state key {POLICY_STATE!r} collides with the policy state obs/{POLICY_STATE}",
+                                  episode=episode_label(episode))
+            value = np.asarray(episode.state[POLICY_STATE], np.float64)
+            ds = obs.create_dataset(POLICY_STATE, data=value.reshape(len(value), -1))
+            ds.attrs["shape"] = json.dumps(list(value.shape[1:]))
+        elif vector.width:
+            ds = obs.create_dataset(POLICY_STATE, data=vector.values)
+        else:
+            return
+        ds.attrs["names"] = json.dumps(list(vector.names))
+
+    @staticmethod
+    def _write_lowdim(group, key: str, value: np.ndarray, names: list[str] | None) -> None:
+        ds = group.create_dataset(key, data=value.reshape(len(value), -1))
         ds.attrs["shape"] = json.dumps(list(value.shape[1:]))
         if names:
             ds.attrs["names"] = json.dumps(names)
@@ -322,6 +349,13 @@ class H5Frames:
         return block[inverse]
 
 
+def _lowdim(ds) -> np.ndarray:
+    """A `(T, D)` low-dim dataset as float64 in its per-frame shape (`shape` attr when written by us)."""
+    value = np.asarray(ds[()], np.float64)
+    shape = json.loads(ds.attrs["shape"]) if "shape" in ds.attrs else list(value.shape[1:])
+    return value.reshape((len(value),) + tuple(shape))
+
+
 def _action_map(attrs) -> tuple[np.ndarray, np.ndarray] | None:
     """(scale, offset) `(Da,)` float64 that map normalized actions back (written by `normalize_actions`), or None."""
     if "action_scale" not in attrs or "action_offset" not in attrs:
@@ -400,20 +434,20 @@ class RobomimicReader:
                                                     "fps": float(self.env_args.get("env_kwargs", {}).get("fps", 20.0))}
         state_keys = json.loads(g.attrs["state_keys"]) if "state_keys" in g.attrs else \
             sorted(k for k in obs if not k.endswith(_CAMERA_SUFFIXES))
-        state = {}
-        for key in state_keys:
-            value = np.asarray(obs[key][()], np.float64)
-            shape = json.loads(obs[key].attrs["shape"]) if "shape" in obs[key].attrs else list(value.shape[1:])
-            state[key] = value.reshape((len(value),) + tuple(shape))
-        actions = np.asarray(g["actions"][()], np.float64)
-        if self._action_map is not None:
-            scale, offset = self._action_map
-            if actions.shape[1:] != scale.shape:
-                raise ConsistencyError(f"actions have {actions.shape[1:]} columns, action_scale {scale.shape}",
-                                       episode=ref.label, path=self.path)
-            actions = actions * scale + offset
-        action = unflatten_lowdim(actions, json.loads(g.attrs["action_layout"])) if "action_layout" in g.attrs \
-            else {"actions": actions}
+        state = {key: _lowdim(obs[key]) for key in state_keys}
+        if "action_dict" in g and "action_keys" in g.attrs:  # ours: the raw groups beside the policy action
+            action = {key: _lowdim(g["action_dict"][key]) for key in json.loads(g.attrs["action_keys"])}
+        else:
+            actions = np.asarray(g["actions"][()], np.float64)
+            if self._action_map is not None:
+                scale, offset = self._action_map
+                if actions.shape[1:] != scale.shape:
+                    raise ConsistencyError(f"actions have {actions.shape[1:]} columns, action_scale {scale.shape}",
+                                           episode=ref.label, path=self.path)
+                actions = actions * scale + offset
+            # earlier files of ours: `actions` was every group flattened, `action_layout` its columns
+            action = unflatten_lowdim(actions, json.loads(g.attrs["action_layout"])) if "action_layout" in g.attrs \
+                else {"actions": actions}
         for group, arrays in (("state", state), ("action", action)):
             for key, value in arrays.items():
                 if len(value) != n:

@@ -7,8 +7,8 @@ WebDataset splits a member name at its first dot. A sample's members sit consecu
 ```
 <key>.<camera>.<i>.jpg     observation frame i of obs_horizon (i = 0 oldest ... obs_horizon-1 = frame t);
                            .png when lossless=True
-<key>.lowdim.npz           state      (obs_horizon, Ds) float64   flat state at the observation frames
-                           action     (action_horizon, Da) float64 flat action at frames t .. t+action_horizon-1
+<key>.lowdim.npz           state      (obs_horizon, Ds) float32   policy state at the observation frames
+                           action     (action_horizon, Da) float32 policy action at frames t .. t+action_horizon-1
                            obs_pad    (obs_horizon,) bool          True where the frame was before the episode start
                            action_pad (action_horizon,) bool       True where the step was past the episode end
                            obs_frames / action_frames (int64)      the source frame indices used (after clamping)
@@ -17,8 +17,8 @@ WebDataset splits a member name at its first dot. A sample's members sit consecu
 ```
 
 Padding repeats the edge frame (first frame before the start, last action after the end), as LeRobot
-and diffusion-policy do; the masks say which entries are padding. The flat state/action columns are
-the episodes' state/action dicts concatenated in dict order (`manifest.json` lists the columns).
+and diffusion-policy do; the masks say which entries are padding. state/action are the policy vectors every
+writer stores (io/policy.py: 20 and 22 columns for AgiBot; `manifest.json` lists the column names).
 
 Output directory: `shard-000000.tar ...`, `manifest.json` (shards with sample counts and bytes, episodes,
 horizons, keys, shapes, columns, cameras with provenance) and `stats.json` (per-column mean, std, min,
@@ -39,7 +39,8 @@ import numpy as np
 from ..episode import Episode
 from ..errors import ConsistencyError, DatasetError, FormatError
 from .base import confined, is_safe_id
-from ._common import check_episode, episode_info, episode_label, flatten_lowdim, prepare_dir
+from ._common import check_episode, episode_info, episode_label, prepare_dir
+from .policy import PolicyVector, action_vector, state_vector
 
 MANIFEST = "manifest.json"
 STATS = "stats.json"
@@ -153,10 +154,8 @@ class ShardWriter:
         label = episode_label(episode)
         n = check_episode(episode)
         out = prepare_dir(out, label)
-        state, state_layout, state_cols = flatten_lowdim(episode.state, episode.names)
-        action, action_layout, action_cols = flatten_lowdim(episode.action, episode.names)
-        state = state if state.size else np.zeros((n, 0))
-        action = action if action.size else np.zeros((n, 0))
+        state_vec, action_vec = state_vector(episode), action_vector(episode)
+        state, action = state_vec.values, action_vec.values
         roller = _TarRoller(out, self.max_shard_bytes)
         prefix = sample_prefix(episode)
         seg_text = episode.segment_text()
@@ -174,7 +173,7 @@ class ShardWriter:
             "prefix": prefix,
             "samples": len(keys),
             "shards": roller.shards,
-            "layout": self._layout(episode, state_cols, action_cols, state_layout, action_layout),
+            "layout": self._layout(episode, state_vec, action_vec),
         }
         (out / EPISODE_RECORD).write_text(json.dumps(record, indent=1))
         return {"episode": label, "frames": n, "samples": len(keys), "shards": len(roller.shards)}
@@ -200,7 +199,7 @@ class ShardWriter:
         members.append((f"{key}.json", json.dumps(meta).encode()))
         return members
 
-    def _layout(self, episode: Episode, state_cols, action_cols, state_layout, action_layout) -> dict:
+    def _layout(self, episode: Episode, state: PolicyVector, action: PolicyVector) -> dict:
         cams = {}
         for name, cam in episode.cameras.items():
             cams[name] = {"height": cam.height, "width": cam.width, "has_trajectory": cam.trajectory is not None,
@@ -211,10 +210,10 @@ class ShardWriter:
             "stride": self.stride,
             "image_format": self.ext,
             "cameras": cams,
-            "state_columns": state_cols,
-            "action_columns": action_cols,
-            "state_layout": state_layout,
-            "action_layout": action_layout,
+            "state_columns": list(state.names),
+            "action_columns": list(action.names),
+            "state_keys": list(state.keys),
+            "action_keys": list(action.keys),
         }
 
     # -- merge -----------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ Layout (every `data/*` array is time-major: all episodes concatenated along axis
 /data/<camera>.depth         (N, H, W) float32 metres, 0 = invalid                    (write_depth=True only)
 /data/state.<key>            (N, ...) float64, the episode's state arrays in their own shapes
 /data/action.<key>           (N, ...) float64
-/data/state, /data/action    (N, D) float64 flat concatenation for diffusion-policy users; attrs "columns", "layout"
+/data/state, /data/action    (N, 20), (N, 22) float32 policy vectors (io/policy.py), what a diffusion-policy
+                             user trains on; attrs "columns" (names), "keys" (the state./action. arrays they join)
 /data/timestamp              (N,) int64 source timestamps in ns (when the episodes have them)
 /meta/episode_ends           (E,) int64 cumulative exclusive ends
 root attrs["embodied_rerender"]  JSON: format version, image codec, state/action keys, cameras (with the
@@ -50,11 +51,11 @@ from ._common import (
     episode_fields,
     episode_info,
     episode_label,
-    flatten_lowdim,
     frame_batches,
     prepare_dir,
 )
 from .base import EpisodeRef, safe_ref
+from .policy import action_vector, state_vector
 
 ATTRS_KEY = "embodied_rerender"
 FORMAT_VERSION = 1
@@ -231,7 +232,7 @@ class ZarrWriter:
     lossless: encode images losslessly (JPEG-XL lossless / reversible JPEG 2000); else `level` (quality,
         jpegxl 0-100, default 99; jpeg2k PSNR target, default 50).
     write_depth: also store depth of cameras that have it as `data/<camera>.depth`.
-    flat_lowdim: also store the flat `data/state` / `data/action` matrices.
+    flat_lowdim: also store the policy vectors `data/state` / `data/action` (io/policy.py).
     """
 
     name = "zarr"
@@ -290,10 +291,11 @@ class ZarrWriter:
         for group, arrays in (("state", episode.state), ("action", episode.action)):
             for key, value in arrays.items():
                 self._array(data, f"{group}.{key}", np.asarray(value, np.float64), chunk_rows=n)
-            if self.flat_lowdim and arrays:
-                flat, layout, columns = flatten_lowdim(arrays, episode.names)
-                arr = self._array(data, group, flat, chunk_rows=n)
-                arr.attrs.update({"columns": columns, "layout": layout})
+        if self.flat_lowdim:  # the policy vectors, as every writer stores them (io/policy.py)
+            for group, vector in (("state", state_vector(episode)), ("action", action_vector(episode))):
+                if vector.width:
+                    arr = self._array(data, group, vector.values, chunk_rows=n)
+                    arr.attrs.update({"columns": list(vector.names), "keys": list(vector.keys)})
         if episode.timestamps is not None:
             self._array(data, "timestamp", np.asarray(episode.timestamps, np.int64), chunk_rows=n)
 
