@@ -114,14 +114,19 @@ def loss_on(model, batch: Batch, mcfg: DiTConfig, t: torch.Tensor, eps: torch.Te
 
 def self_condition(model, sampler: PairSampler, batch: Batch, mcfg: DiTConfig, steps: int, prob: float,
                    generator: torch.Generator, device, amp_dtype) -> Batch:
-    """Replace wrist-camera context clips (slots >= 1) by the model's own head -> wrist generations."""
+    """Replace target-camera context clips (slots >= 1; AgiBot: the wrists) by the model's own source -> target
+    generations."""
     ids = batch.context_ids.cpu()
-    wrist_ids = {sampler.cameras.index(c) for c in ("hand_left", "hand_right") if c in sampler.cameras}
+
+    def is_target(e: int, c: int) -> bool:
+        return e >= 0 and sampler.camera_name(e, c) in sampler.episodes[e][1]["targets"]
+
     picks = [(b, j) for b in range(ids.shape[0]) for j in range(1, ids.shape[1])
-             if int(ids[b, j, 1]) in wrist_ids and float(torch.rand((), generator=generator)) < prob]
+             if is_target(int(ids[b, j, 0]), int(ids[b, j, 1])) and float(torch.rand((), generator=generator)) < prob]
     if not picks:
         return batch
-    sub = sampler.batch_for([(int(ids[b, j, 0]), sampler.cameras[int(ids[b, j, 1])], int(ids[b, j, 2])) for b, j in picks])
+    sub = sampler.batch_for([(int(ids[b, j, 0]), sampler.camera_name(int(ids[b, j, 0]), int(ids[b, j, 1])),
+                              int(ids[b, j, 2])) for b, j in picks])
     sub = sub.to(device)
     cond = conditioning(sub, mcfg, 1)
     gen = sample(model, cond, tuple(sub.target.shape), generator, steps=steps, dtype=amp_dtype)
