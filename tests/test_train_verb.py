@@ -126,3 +126,20 @@ def test_init_resolves_the_shipped_checkpoint_and_refuses_a_clashing_model(tmp_p
     with pytest.raises(DatasetError, match="init=.*nowhere"):
         resolve_init(str(tmp_path / "nowhere"), "hybrid")
     assert main(["train", f"output={tmp_path / 'x'}"]) == 1  # neither input= nor data=
+
+
+def test_train_reads_any_reader_and_names_a_dataset_without_depth(sample, tmp_path, capsys):
+    """zarr written with depth trains like the AgiBot tree; the same zarr without its depth array is refused."""
+    import shutil
+
+    zarr = tmp_path / "zarr"
+    assert main(["convert", f"input={sample}", f"output={zarr}", "writer=zarr", "+zarr.write_depth=true",
+                 "progress=false"]) == 0
+    assert main(["train", f"input={zarr}", f"output={tmp_path / 'z'}", "steps=1", "validate=false", *TINY]) == 0
+    index = json.loads((tmp_path / ".z.pack" / "pack.json").read_text())
+    assert len(index["episodes"]) == 3
+    shutil.rmtree(zarr / "data" / "head.depth")
+    capsys.readouterr()
+    assert main(["train", f"input={zarr}", f"output={tmp_path / 'nd'}", "steps=1", *TINY]) == 1
+    err = capsys.readouterr().err
+    assert f"no camera pair in {zarr}" in err and "need a source camera with depth" in err

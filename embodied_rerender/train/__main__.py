@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import DatasetError
 from .run import run
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "train.yaml"
@@ -42,7 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     options = merge(yaml.safe_load(CONFIG.read_text()), parse(sys.argv[1:] if argv is None else argv))
     if options["output"] in (None, "???"):
         raise SystemExit("python -m embodied_rerender.train: missing required output=DIR")
-    print(json.dumps(run(options)))
+    try:
+        print(json.dumps(run(options)))
+    except DatasetError as err:
+        print(f"python -m embodied_rerender.train: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -48,7 +48,7 @@ def episode_pairs(episode, dataset: str) -> list[Pair]:
                "camera with depth")
     else:
         why = f"{with_depth[0]} has depth but no other recorded camera has camera parameters to be a target"
-    raise DatasetError(f"train: no camera pair in {dataset} (episode {episode.episode_id}): {why}")
+    raise DatasetError(f"no camera pair in {dataset} (episode {episode.episode_id}): {why}")
 
 
 def targets_of(pairs: list[Pair]) -> list[str]:

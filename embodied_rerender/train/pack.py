@@ -61,7 +61,7 @@ def holdout(keys: list[str], count: int | None) -> set[str]:
     if count is None:
         count = 0 if len(keys) < 2 else max(1, round(0.1 * len(keys)))
     if count >= len(keys) and keys:
-        raise DatasetError(f"train: val_episodes={count} leaves no training episode of {len(keys)}")
+        raise DatasetError(f"val_episodes={count} leaves no training episode of {len(keys)}")
     ranked = sorted(keys, key=lambda k: hashlib.sha1(k.encode()).hexdigest())
     return set(ranked[:max(count, 0)])
 
@@ -168,7 +168,7 @@ def pack_dataset(input: str | Path, output: str | Path, cfg: PackConfig, val_epi
     rdr = get_reader(reader or detect_format(input), input)
     refs = list(rdr.refs())
     if not refs:
-        raise DatasetError(f"train: no episodes in {input}")
+        raise DatasetError(f"no episodes in {input}")
     val = holdout([ref_key(r) for r in refs], val_episodes)
     cache = PackCache(cache_dir(output), input, cfg)
     for ref in tqdm(refs, desc="pack", disable=not progress):
@@ -201,5 +201,5 @@ def pack_dataset(input: str | Path, output: str | Path, cfg: PackConfig, val_epi
         cache.save()
     if not cache.shards("train"):
         reasons = "; ".join(f"{k}: {v}" for k, v in list(cache.state["skipped"].items())[:3])
-        raise DatasetError(f"train: no training episode could be packed from {input}" + (f" ({reasons})" if reasons else ""))
+        raise DatasetError(f"no training episode could be packed from {input}" + (f" ({reasons})" if reasons else ""))
     return cache

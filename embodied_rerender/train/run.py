@@ -31,7 +31,7 @@ def resolve_init(init: str | None, mode: str) -> Path | None:
         return resolve_checkpoint(None if init == "pretrained" else init, mode)
     except FileNotFoundError as err:
         hint = " (no shipped checkpoint for this mode: init=none trains from scratch)" if init == "pretrained" else ""
-        raise DatasetError(f"train: init={init}: {err}{hint}") from None
+        raise DatasetError(f"init={init}: {err}{hint}") from None
 
 
 def model_settings(options: dict, start: Path | None) -> tuple[dict, str]:
@@ -45,7 +45,7 @@ def model_settings(options: dict, start: Path | None) -> tuple[dict, str]:
     model = {k: v for k, v in read_config(start)["model"].items() if k != "backbone"}
     clash = {k: (v, model.get(k)) for k, v in asked.items() if model.get(k) != v}
     if clash:
-        raise DatasetError(f"train: {start} has {', '.join(f'model.{k}={b}' for k, (a, b) in clash.items())}, not "
+        raise DatasetError(f"{start} has {', '.join(f'model.{k}={b}' for k, (a, b) in clash.items())}, not "
                            f"{', '.join(f'{k}={a}' for k, (a, b) in clash.items())}; drop those keys, or init=none")
     mode = "hybrid" if model.get("prior_channels", 4) else "learned"
     return model, mode
@@ -56,7 +56,7 @@ def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DatasetError(f"train: device={name} but CUDA is not available here")
+        raise DatasetError(f"device={name} but CUDA is not available here")
     return torch.device(name)
 
 
@@ -69,7 +69,7 @@ def run(options: dict) -> dict:
     verb = {k: options.pop(k, None) for k in VERB_KEYS}
     out = Path(options["output"])
     if bool(verb["input"]) == bool(options.get("data")):
-        raise DatasetError("train: give input=DATASET (packed here) or data=SHARDS (packed already), one of them")
+        raise DatasetError("give input=DATASET (packed here) or data=SHARDS (packed already), one of them")
     last = out / "last.safetensors"
     resuming = options.get("resume", True) and last.exists()
     start = last if resuming else resolve_init(verb["init"], options["mode"])
