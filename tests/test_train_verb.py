@@ -143,3 +143,29 @@ def test_train_reads_any_reader_and_names_a_dataset_without_depth(sample, tmp_pa
     assert main(["train", f"input={zarr}", f"output={tmp_path / 'nd'}", "steps=1", *TINY]) == 1
     err = capsys.readouterr().err
     assert f"no camera pair in {zarr}" in err and "need a source camera with depth" in err
+
+
+@pytest.mark.ddp
+def test_torchrun_entry_runs_the_same_verb(sample, tmp_path):
+    """`torchrun -m embodied_rerender.train input=DATASET` on 2 gloo processes: rank 0 packs while rank 1 waits,
+    both train, rank 0 validates; a rerun resumes."""
+    import socket
+
+    out = tmp_path / "ddp"
+    env = dict(os.environ, GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+
+    def run(steps: int) -> dict:
+        with socket.socket() as s:  # a free loopback port
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+               f"--master_port={port}", "-m", "embodied_rerender.train", f"input={sample}", f"output={out}",
+               f"steps={steps}", *TINY]
+        proc = subprocess.run(cmd, env=env, cwd=Path(__file__).parents[1], capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads((out / "summary.json").read_text())
+
+    first = run(2)
+    assert first["steps"] == 2 and first["pack"]["train"] == 2 and "validation" in first
+    assert run(3)["resumed_at"] == 2
