@@ -20,7 +20,7 @@ VERBS = {
     "inspect": "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
     "convert": "reader to writer, no synthesis",
     "augment": "read, synthesize target views, write",
-    "train": "train the learned generator (flow-matching video DiT)",
+    "train": "train or fine-tune the learned generator on any dataset's recorded camera pairs (packs, validates)",
     "stream": "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
     "eval": "score synthesized views against ground truth; JSON report and plots",
     "demo": "the embedded default on the built-in sample scene",
@@ -30,7 +30,7 @@ VERBS = {
 
 # Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
 # override grammar, which would refuse them or read a comma as a sweep.
-PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "pack_input", "loop_data", "init"})
+PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init"})
 
 
 def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -105,6 +105,16 @@ def cmd_convert(cfg: DictConfig) -> int:
     return 2 if report.skipped else 0
 
 
+def _generator_options(cfg: DictConfig) -> dict:
+    """The generator's option group; a top-level `checkpoint=` (a weights file or a `train` output) goes into it."""
+    options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
+    if cfg.get("checkpoint"):
+        if "checkpoint" not in options:
+            raise DatasetError(f"checkpoint= is for generator=hybrid or generator=learned, not generator={cfg.generator}")
+        options["checkpoint"] = cfg.checkpoint
+    return options
+
+
 def cmd_augment(cfg: DictConfig) -> int:
     from .pipeline.augment import AugmentConfig
     from .pipeline.launch import Job, run_job
@@ -115,7 +125,7 @@ def cmd_augment(cfg: DictConfig) -> int:
                            near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
     job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
               reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
-              generator_options=OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True))
+              generator_options=_generator_options(cfg))
     report = run_job(job, cfg.output, **_launch(cfg))
     print(f"augment: {report.summary_line()}")
     for entry in report.written:
@@ -147,19 +157,19 @@ def cmd_eval(cfg: DictConfig) -> int:
 
 
 def cmd_train(cfg: DictConfig) -> int:
-    from .train.trainer import TrainConfig, train
+    from .train.run import run
 
-    options = OmegaConf.to_container(cfg, resolve=True)
-    pack_input = options.pop("pack_input", None)
-    if pack_input:
-        from .train.data import PackConfig, pack_episodes
-
-        m = options["model"]
-        pack_episodes(pack_input, options["data"], PackConfig(height=m["height"], width=m["width"], clip=m["frames"]))
-    summary = train(TrainConfig.from_dict(options))
-    print(f"train: {summary['steps']} steps in {summary['elapsed_s']} s, loss {summary['first_loss']} -> "
-          f"{summary['final_loss']}; weights {Path(cfg.output) / 'model.safetensors'}")
-    return 0
+    summary = run(OmegaConf.to_container(cfg, resolve=True))
+    print(f"train: {summary['steps']} steps (resumed at {summary['resumed_at']}) in {summary['elapsed_s']} s, loss "
+          f"{summary['first_loss']} -> {summary['final_loss']}; checkpoint {Path(cfg.output)} (model.safetensors)")
+    if "pack" in summary:
+        p = summary["pack"]
+        print(f"  pack cache {p['cache']}: {p['train']} training, {p['val']} held-out episodes, {len(p['skipped'])} skipped")
+    if "validation" in summary:
+        v = summary["validation"]
+        print(f"  validation (held-out): warp psnr {v['warp']['psnr']} ssim {v['warp']['ssim']}; model psnr "
+              f"{v['model']['psnr']} ssim {v['model']['ssim']}; {v['path']}")
+    return 2 if summary.get("pack", {}).get("skipped") else 0
 
 
 def cmd_stream(cfg: DictConfig) -> int:
@@ -215,7 +225,7 @@ def not_built(verb: str):
 
 
 COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo,
-            "stream": cmd_stream, "bench-policy": cmd_bench_policy}
+            "stream": cmd_stream, "train": cmd_train, "bench-policy": cmd_bench_policy}
 
 
 def usage() -> str:

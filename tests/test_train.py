@@ -157,7 +157,7 @@ def test_fsdp_training_under_torchrun_writes_whole_checkpoints_and_resumes(tmp_p
             port = s.getsockname()[1]
         cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
                f"--master_port={port}", "-m", "embodied_rerender.train", f"data={data}", f"output={out}",
-               f"model={json.dumps(MODEL)}", "flow.steps=1", "batch_size=2", f"stage_steps={stage_steps}",
+               f"model={json.dumps(MODEL)}", "init=none", "flow.steps=1", "batch_size=2", f"stage_steps={stage_steps}",
                "self_cond_steps=0", "log_every=1", "warmup=1", "save_every=0", "device=cpu", "parallel=fsdp"]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
         assert proc.returncode == 0, proc.stderr[-2000:]

@@ -26,6 +26,23 @@ from .base import Synthesis
 WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 
 
+def resolve_checkpoint(checkpoint: str | Path | None, name: str) -> Path:
+    """The `.safetensors` weights file meant by `checkpoint`: a weights or JSON file, a stem, or a `train` output
+    directory (its exported `model.safetensors`); None: the shipped `weights/<name>_ref`. Its `.json` must exist."""
+    if not checkpoint:
+        path = WEIGHTS_DIR / f"{name}_ref.safetensors"
+    else:
+        path = Path(checkpoint)
+        if path.is_dir():
+            path = path / "model.safetensors"
+        elif path.suffix in ("", ".json"):
+            path = path.with_name(path.stem + ".safetensors") if path.suffix == ".json" else path.with_name(path.name + ".safetensors")
+    if not path.with_suffix(".json").exists() or not path.exists():
+        raise FileNotFoundError(f"generator={name}: no checkpoint at {path} (train one with `embodied-rerender train "
+                                f"input=DATASET output=DIR`, then pass checkpoint=DIR)")
+    return path
+
+
 class LearnedSynthesizer:
     """`generator=learned`. checkpoint: weights path (`.safetensors` with its `.json` beside it; default
     weights/learned_ref); steps / guidance: Euler steps and context CFG scale (None: the checkpoint's);
@@ -38,10 +55,7 @@ class LearnedSynthesizer:
                  overlap: int = 2, detail_transfer: bool = True, device: str | torch.device = "cpu"):
         from ..models import load_model
 
-        self.checkpoint = Path(checkpoint) if checkpoint else WEIGHTS_DIR / f"{self.name}_ref.safetensors"
-        if not self.checkpoint.with_suffix(".json").exists():
-            raise FileNotFoundError(f"generator={self.name}: no checkpoint at {self.checkpoint} (train one with "
-                                    f"`embodied-rerender train`, or pass {self.name}.checkpoint=PATH)")
+        self.checkpoint = resolve_checkpoint(checkpoint, self.name)
         self.device = torch.device(device)
         self.model, self.flow, _ = load_model(self.checkpoint, self.device)
         self.cfg = self.model.cfg

@@ -1,7 +1,7 @@
 """Training pairs: a target clip of a recorded wrist camera and k context clips chosen like inference does.
 
-Slot 0 is always the head camera over the same frames (the source video the generator re-renders and the
-reference frame of every raymap). Slots 1..k-1 come from the other clips of the episode, i.e. the other
+Slot 0 is always the target's source camera (the recorded camera with depth, AgiBot's head) over the same
+frames: the source video the generator re-renders and the reference frame of every raymap. Slots 1..k-1 come from the other clips of the episode, i.e. the other
 cameras and other time windows, ranked by the frustum co-visibility precomputed at packing time
 (Algorithm 1), or drawn uniformly for the random-retrieval ablation.
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .data import read_shard, shard_paths
+from ..io.packed import read_shard, shard_paths
 
 
 @dataclass
@@ -25,7 +25,8 @@ class Batch:
 
     target: `(B, 3, T, h, w)` float in [-1, 1]; target_K `(B, 3, 3)`; target_c2w `(B, T, 4, 4)`.
     context: `(B, k, 3, T, h, w)`; context_K `(B, k, 3, 3)`; context_c2w `(B, k, T, 4, 4)`;
-    context_mask: `(B, k)` bool; context_ids: `(B, k, 3)` long (episode, camera, start) of each slot.
+    context_mask: `(B, k)` bool; context_ids: `(B, k, 3)` long (episode, camera index in that episode's shard
+    `cameras`, start) of each slot.
     prior: `(B, 4, T, h, w)` warp RGB + coverage in [-1, 1]; clean: `(B, F)` bool clean token-frames;
     weight: `(B, 1, T, h, w)` per-pixel loss weight (1 for recorded targets, 0 in LoopAug holes).
     """
@@ -49,6 +50,18 @@ class Batch:
         """The `index`-th of `parts` equal slices along the batch (data-parallel ranks)."""
         n = self.target.shape[0] // parts
         return Batch(*(getattr(self, f)[index * n:(index + 1) * n] for f in self.__dataclass_fields__))
+
+
+def training_shards(root) -> list:
+    """Paths of the training shards under `root` (see :meth:`PairSampler.from_dir`)."""
+    import json
+    from pathlib import Path
+
+    index = Path(root) / "pack.json"
+    episodes = json.loads(index.read_text()).get("episodes") if index.exists() else None
+    if isinstance(episodes, dict):  # a `train` pack cache: its training split only
+        return [Path(root) / e["shard"] for _, e in sorted(episodes.items()) if e["split"] == "train"]
+    return shard_paths(root)
 
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
@@ -75,13 +88,12 @@ class PairSampler:
         self.patch_t, self.overlap_prob = patch_t, overlap_prob
         meta = shards[0][1]
         self.clip, self.height, self.width = meta["clip"], meta["height"], meta["width"]
-        self.cameras = meta["cameras"]
         # Convert once to float (T, C, h, w) in [-1, 1]: per-sample uint8 -> float copies of strided
         # slices made the first GPU run input-bound (5 samples/s; see docs/results.md).
         self.video = []
         for tensors, m in shards:
             v = {c: to_unit(tensors[f"{c}.frames"]).contiguous() for c in m["cameras"]}
-            for wr in m["wrists"]:
+            for wr in m["targets"]:
                 cov = tensors[f"{wr}.covered"].float()[:, None] / 127.5 - 1.0
                 v[f"{wr}.prior"] = torch.cat([to_unit(tensors[f"{wr}.prior"]), cov], dim=1).contiguous()
             self.video.append(v)
@@ -120,8 +132,18 @@ class PairSampler:
 
     @classmethod
     def from_dir(cls, root, loop_dir=None, **kw) -> "PairSampler":
+        """The training shards of `root`: those its `pack.json` lists as training episodes (a `train` pack cache),
+        else every `episode_*` shard."""
         loops = [read_shard(p) for p in shard_paths(loop_dir, "loops_")] if loop_dir else None
-        return cls([read_shard(p) for p in shard_paths(root)], loops=loops, **kw)
+        return cls([read_shard(p) for p in training_shards(root)], loops=loops, **kw)
+
+    def source_of(self, e: int, target: str) -> str:
+        """Context slot 0 of `target` in episode `e`."""
+        meta = self.episodes[e][1]
+        return meta.get("source_of", {}).get(target, meta["source"])
+
+    def camera_name(self, e: int, index: int) -> str:
+        return self.episodes[e][1]["cameras"][index]
 
     def clip_frames(self, e: int, cam: str, start: int) -> torch.Tensor:
         """`(3, T, h, w)` float clip in [-1, 1]."""
@@ -130,9 +152,10 @@ class PairSampler:
     def _contexts(self, e: int, wrist: str, si: int, k: int, gen: torch.Generator) -> list[tuple[str, int]]:
         tensors, meta = self.episodes[e]
         starts, cams = meta["starts"], meta["cameras"]
-        chosen = [("head", starts[si])]
+        source = self.source_of(e, wrist)
+        chosen = [(source, starts[si])]
         cands = [(c, s) for c in cams for s in range(len(starts))
-                 if not (c == wrist and s == si) and not (c == "head" and s == si)]
+                 if not (c == wrist and s == si) and not (c == source and s == si)]
         if k <= 1 or not cands:
             return chosen
         if self.retrieval == "random":
@@ -146,8 +169,9 @@ class PairSampler:
         return chosen
 
     def batch_for(self, clips: list[tuple[int, str, int]]) -> Batch:
-        """k = 1 batches for given (episode, wrist camera, start) clips: head context, warp prior (self-conditioning)."""
-        return self._build([(e, cam, start, [("head", start)], False) for e, cam, start in clips])
+        """k = 1 batches for given (episode, target camera, start) clips: source context, warp prior
+        (self-conditioning)."""
+        return self._build([(e, cam, start, [(self.source_of(e, cam), start)], False) for e, cam, start in clips])
 
     def sample(self, batch_size: int, k: int, generator: torch.Generator) -> Batch:
         """A batch whose samples carry `k` contexts (slots k..k_max-1 empty, masked)."""
@@ -160,7 +184,7 @@ class PairSampler:
                 continue
             e = int(torch.randint(len(self.episodes), (1,), generator=generator))
             meta = self.episodes[e][1]
-            wrist = meta["wrists"][int(torch.randint(len(meta["wrists"]), (1,), generator=generator))]
+            wrist = meta["targets"][int(torch.randint(len(meta["targets"]), (1,), generator=generator))]
             si = int(torch.randint(len(meta["starts"]), (1,), generator=generator))
             ctx = self._contexts(e, wrist, si, k, generator)
             overlap = float(torch.rand((), generator=generator)) < self.overlap_prob
@@ -188,7 +212,7 @@ class PairSampler:
             ids = torch.full((K, 3), -1, dtype=torch.long)
             for j, (cam, start) in enumerate(ctx):
                 Ks[j], c2w[j] = tensors[f"{cam}.K"], tensors[f"{cam}.c2w"][start:start + T]
-                ids[j] = torch.tensor([e, self.cameras.index(cam), start])
+                ids[j] = torch.tensor([e, self.episodes[e][1]["cameras"].index(cam), start])
             out["context"].append(torch.stack(frames))
             out["context_K"].append(Ks)
             out["context_c2w"].append(c2w)
@@ -208,7 +232,7 @@ class PairSampler:
         e, keys, tensors = lp["episode"], lp["keys"], self.episodes[lp["episode"]][0]
         times = lp["times"][keys]
         others = [c for c in self.episodes[e][1]["wrists"] if c != lp["wrist"]]
-        ctx = ["head"] + others[:1]
+        ctx = [self.episodes[e][1]["source"]] + others[:1]
         frames = [self.video[e][c][times].transpose(0, 1) for c in ctx]
         frames += [torch.zeros(3, T, h, w, device=self.device)] * (K - len(ctx))
         Ks, c2w = torch.eye(3).repeat(K, 1, 1), torch.eye(4).repeat(K, T, 1, 1)

@@ -36,6 +36,7 @@ class TrainConfig:
 
     data: str = ""
     output: str = ""
+    init: str = ""  # a checkpoint whose weights a fresh run starts from (fine-tuning); "" from scratch
     mode: str = "hybrid"  # hybrid: warp render + mask as inputs; learned: contexts only
     model: dict = field(default_factory=dict)
     flow: dict = field(default_factory=dict)
@@ -48,6 +49,7 @@ class TrainConfig:
     self_cond_steps: int = 100
     self_cond_prob: float = 0.5
     self_cond_sample_steps: int = 4
+    steps: int = 0  # > 0: total steps, the stages keeping the proportions of stage_steps/self_cond_steps
     time_limit_s: float = 0.0
     retrieval: str = "covisibility"
     overlap_prob: float = 0.3
@@ -71,9 +73,13 @@ class TrainConfig:
         return cls(**d)
 
     def model_config(self) -> DiTConfig:
-        model = dict(self.model)
+        model = {k: v for k, v in dict(self.model).items() if v is not None}
         model.setdefault("prior_channels", 4 if self.mode == "hybrid" else 0)
         return DiTConfig.from_dict(model)
+
+
+def total_steps(cfg: TrainConfig) -> int:
+    return cfg.steps if cfg.steps > 0 else sum(cfg.stage_steps) + cfg.self_cond_steps
 
 
 def stage_at(cfg: TrainConfig, progress: float) -> tuple[int, int, bool]:
@@ -114,14 +120,19 @@ def loss_on(model, batch: Batch, mcfg: DiTConfig, t: torch.Tensor, eps: torch.Te
 
 def self_condition(model, sampler: PairSampler, batch: Batch, mcfg: DiTConfig, steps: int, prob: float,
                    generator: torch.Generator, device, amp_dtype) -> Batch:
-    """Replace wrist-camera context clips (slots >= 1) by the model's own head -> wrist generations."""
+    """Replace target-camera context clips (slots >= 1; AgiBot: the wrists) by the model's own source -> target
+    generations."""
     ids = batch.context_ids.cpu()
-    wrist_ids = {sampler.cameras.index(c) for c in ("hand_left", "hand_right") if c in sampler.cameras}
+
+    def is_target(e: int, c: int) -> bool:
+        return e >= 0 and sampler.camera_name(e, c) in sampler.episodes[e][1]["targets"]
+
     picks = [(b, j) for b in range(ids.shape[0]) for j in range(1, ids.shape[1])
-             if int(ids[b, j, 1]) in wrist_ids and float(torch.rand((), generator=generator)) < prob]
+             if is_target(int(ids[b, j, 0]), int(ids[b, j, 1])) and float(torch.rand((), generator=generator)) < prob]
     if not picks:
         return batch
-    sub = sampler.batch_for([(int(ids[b, j, 0]), sampler.cameras[int(ids[b, j, 1])], int(ids[b, j, 2])) for b, j in picks])
+    sub = sampler.batch_for([(int(ids[b, j, 0]), sampler.camera_name(int(ids[b, j, 0]), int(ids[b, j, 1])),
+                              int(ids[b, j, 2])) for b, j in picks])
     sub = sub.to(device)
     cond = conditioning(sub, mcfg, 1)
     gen = sample(model, cond, tuple(sub.target.shape), generator, steps=steps, dtype=amp_dtype)
@@ -185,8 +196,11 @@ def train(cfg: TrainConfig) -> dict:
     step, elapsed_before = 0, 0.0
     last = out / "last"
     resume = cfg.resume and (out / "last.safetensors").exists()
-    if resume:  # whole weights go in before sharding; the optimizer is built over the (possibly sharded) params
-        loaded, _, _ = load_model(last, device)
+    start_from = last if resume else (cfg.init or None)
+    if start_from:  # whole weights go in before sharding; the optimizer is built over the (possibly sharded) params
+        loaded, _, _ = load_model(start_from, device)
+        if loaded.config() != model.config():
+            raise ValueError(f"{start_from}: its model {loaded.config()} is not the configured {model.config()}")
         model.load_state_dict(loaded.state_dict())
     ddp = wrap(model, cfg.parallel, device)
     sharded = is_sharded(model)
@@ -196,7 +210,8 @@ def train(cfg: TrainConfig) -> dict:
         load_full_optimizer_state(model, opt, moments)
         step, elapsed_before = int(extra["step"]), float(extra["elapsed"])
         gen.set_state(extra[f"generator_{rank}"] if f"generator_{rank}" in extra else extra["generator_0"])
-    total = sum(cfg.stage_steps) + cfg.self_cond_steps
+    total = total_steps(cfg)
+    first_step = step
     log_path = out / "loss.csv"
     new_log = not log_path.exists() or step == 0
     log = open(log_path, "w" if new_log else "a", newline="") if rank == 0 else None
@@ -268,7 +283,8 @@ def train(cfg: TrainConfig) -> dict:
             sample_grid(out / f"samples_{step:06d}.png" if rank == 0 else None, model, fixed, mcfg, flow,
                         mcfg.max_context, device, amp_dtype)
             model.train()
-    summary = {"steps": step, "elapsed_s": round(elapsed_before + time.monotonic() - start, 1),
+    summary = {"steps": step, "resumed_at": first_step if resume else None, "init": None if resume else cfg.init or None,
+               "elapsed_s": round(elapsed_before + time.monotonic() - start, 1),
                "final_loss": round(sum(losses[-50:]) / max(len(losses[-50:]), 1), 5) if losses else None,
                "first_loss": round(sum(losses[:50]) / max(len(losses[:50]), 1), 5) if losses else None}
     if rank == 0 or sharded:
