@@ -19,8 +19,9 @@ is wrist-camera data) and `robot0` the arm it is mounted on (`arm`, default the 
 to the finger tips, AgiBot's tip is about 0.23 m out), the xyzw quaternion turned into a rotation vector.
 The gripper width is `max_gripper_width_m * (1 - closure)`, closure = `state effector.position / 120` (AgiBot's
 own normalisation of its "mm" reading, which rises as the gripper closes; spec quirk Q3). `action` is the
-same from the `action` groups (effector command in [0, 1], 1 = closed); an episode without them gets the
-observed pose, which is what UMI's sampler builds when a buffer has no `action` key.
+same from the `action` groups: the commanded end pose and effector command in [0, 1] (1 = closed); where an
+episode has no such group, the observed pose or width, which is what UMI's sampler builds as the action when a
+buffer has no `action` key.
 """
 
 from __future__ import annotations
@@ -94,11 +95,11 @@ class UmiMapping:
     # -- low-dimensional arrays -----------------------------------------------------------------
     def lowdim(self, episode: Episode) -> dict[str, np.ndarray]:
         """UMI's `robot0_*` and `action` arrays of `episode` (every key of KEYS but the camera)."""
-        pose, width = self._pose_and_width(episode, episode.state, "state", GRIPPER_STATE_SCALE)
-        if all(k in episode.action for k in ("end.position", "end.orientation", "effector.position")):
-            act_pose, act_width = self._pose_and_width(episode, episode.action, "action", 1.0)
-        else:
-            act_pose, act_width = pose, width
+        pose = self._pose(episode, episode.state, "state")
+        width = self._width(episode, episode.state, "state", GRIPPER_STATE_SCALE)
+        act_pose = self._pose(episode, episode.action, "action") if "end.position" in episode.action else pose
+        act_width = (self._width(episode, episode.action, "action", 1.0) if "effector.position" in episode.action
+                     else width)
         n = len(pose)
         return {
             "robot0_eef_pos": pose[:, :3].astype(np.float32),
@@ -109,24 +110,33 @@ class UmiMapping:
             "action": np.concatenate([act_pose, act_width[:, None]], axis=1).astype(np.float32),
         }
 
-    def _pose_and_width(self, episode: Episode, group: dict, kind: str, scale: float) -> tuple[np.ndarray, np.ndarray]:
-        """`(T, 6)` [pos, rotvec] of the arm and `(T,)` gripper width in metres from one state/action group."""
-        missing = [k for k in ("end.position", "end.orientation", "effector.position") if k not in group]
-        if missing:
-            raise FormatError(f"zarr.layout=umi needs {kind} {', '.join(missing)} (the arm's end pose and gripper)",
-                              episode=episode.episode_id, path=episode.source)
+    def _pose(self, episode: Episode, group: dict, kind: str) -> np.ndarray:
+        """`(T, 6)` [pos, rotvec] of the arm's end from a state or action group (`end.position`, `end.orientation`)."""
+        self._require(episode, group, kind, ("end.position", "end.orientation"))
         i = ARMS[self.arm]
         pos = np.asarray(group["end.position"], np.float64).reshape(len(group["end.position"]), 2, 3)[:, i]
         quat = np.asarray(group["end.orientation"], np.float64).reshape(len(group["end.orientation"]), 2, 4)[:, i]
+        rotvec = quaternion_to_rotvec(quat)
+        if self.tcp_offset_m:
+            pos = pos + rotvec_to_matrix(rotvec)[:, :, 2] * self.tcp_offset_m
+        return np.concatenate([pos, rotvec], axis=1)
+
+    def _width(self, episode: Episode, group: dict, kind: str, scale: float) -> np.ndarray:
+        """`(T,)` gripper width in metres from `effector.position` (closure * `scale`, one column per arm)."""
+        self._require(episode, group, kind, ("effector.position",))
         effector = np.asarray(group["effector.position"], np.float64)
         if effector.ndim != 2 or effector.shape[1] != 2:
             raise FormatError(f"zarr.layout=umi needs a parallel gripper ({kind} effector.position (T, 2)), got "
                               f"{effector.shape} (a dexterous hand?)", episode=episode.episode_id, path=episode.source)
-        rotvec = quaternion_to_rotvec(quat)
-        if self.tcp_offset_m:
-            pos = pos + rotvec_to_matrix(rotvec)[:, :, 2] * self.tcp_offset_m
-        closure = np.clip(effector[:, i] / scale, 0.0, 1.0)
-        return np.concatenate([pos, rotvec], axis=1), self.max_gripper_width_m * (1.0 - closure)
+        closure = np.clip(effector[:, ARMS[self.arm]] / scale, 0.0, 1.0)
+        return self.max_gripper_width_m * (1.0 - closure)
+
+    @staticmethod
+    def _require(episode: Episode, group: dict, kind: str, keys: tuple[str, ...]) -> None:
+        missing = [k for k in keys if k not in group]
+        if missing:
+            raise FormatError(f"zarr.layout=umi needs {kind} {', '.join(missing)} (the arm's end pose and gripper)",
+                              episode=episode.episode_id, path=episode.source)
 
     # -- frames ---------------------------------------------------------------------------------
     def frames(self, episode: Episode, n: int, batch: int = 64) -> Iterator[tuple[int, np.ndarray]]:
