@@ -1,4 +1,5 @@
-"""Zarr replay buffers in the diffusion-policy / UMI layout, written as Zarr format 3 (default) or 2.
+"""Zarr replay buffers in the diffusion-policy layout (or UMI's keys, `layout="umi"`), written as Zarr format 3
+(default) or 2.
 
 Layout (every `data/*` array is time-major: all episodes concatenated along axis 0):
 
