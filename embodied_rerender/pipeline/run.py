@@ -238,7 +238,9 @@ def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: di
             dirs += _output_dirs(stage, ref, results[ref.label])
     if hasattr(writer, "conforms") and dirs:
         if hasattr(writer, "reference"):
-            writer.reference([path for _, path in dirs])
+            # The schema is the recorded episodes' (a synthetic copy's codec never outvotes its source).
+            recorded = {ref.label for ref in refs}
+            writer.reference([path for label, path in dirs if label in recorded] or [path for _, path in dirs])
         kept = []
         for label, path in dirs:
             try:
