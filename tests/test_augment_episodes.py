@@ -179,3 +179,13 @@ def test_head_shift_targets_are_seeded_rigid_offsets_within_bounds(recorded):
         np.testing.assert_allclose(offset[:3, :3] @ offset[:3, :3].T, np.eye(3), atol=1e-12)
         np.testing.assert_allclose(t.trajectory.extrinsics, head.extrinsics @ offset)
         assert (t.trajectory.height, t.trajectory.width) == (head.height, head.width) and t.ground_truth is None
+
+
+def test_bad_output_mode_and_replace_camera_are_clear_errors(source, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(_augment_args(source, out, "zarr", mode="sideways") + ["progress=false"]) == 1
+    assert "unknown output_mode=sideways" in capsys.readouterr().err
+    args = [a if not a.startswith("replace_camera=") else "replace_camera=nope" for a in _augment_args(source, out, "zarr")]
+    assert main(args + ["progress=false"]) == 1
+    assert "replace_camera=nope is not a camera of the episode" in capsys.readouterr().err
+    assert not out.exists() and not staging_dir(out).exists()
