@@ -132,6 +132,23 @@ def test_zarr_episodes_mode(augmented, recorded):
     _check_episodes([reader.read(ref) for ref in reader.refs()], recorded)
 
 
+def test_robomimic_and_shards_episodes_mode(augmented):
+    """The other two writers: every episode written, the synthetic ones marked in their own metadata."""
+    from embodied_rerender.io.robomimic import RobomimicReader
+
+    for writer in ("robomimic", "shards"):
+        _check_report(augmented(writer))
+    reader = RobomimicReader(augmented("robomimic") / "data.hdf5")
+    episodes = [reader.read(ref) for ref in reader.refs()]
+    assert [e.episode_id for e in episodes] == [label.split("/")[1] for label in LABELS]
+    assert [e.metadata.get("synthetic", {}).get("target") for e in episodes] == \
+        [label.partition("__")[2] or None for label in LABELS]
+    manifest = json.loads((augmented("shards") / "manifest.json").read_text())
+    assert [e["episode_id"] for e in manifest["episodes"]] == [label.split("/")[1] for label in LABELS]
+    assert [e.get("synthetic", {}).get("target") for e in manifest["episodes"]] == \
+        [label.partition("__")[2] or None for label in LABELS]
+
+
 @pytest.mark.parametrize("kill_at", ["rename:1", "appended:1"])
 def test_killed_episodes_run_resumes_to_the_same_dataset(source, augmented, tmp_path, kill_at):
     """Killed with the first source episode's three outputs written but not renamed (rename:1), or finished
