@@ -5,6 +5,7 @@ episodes and targets in the same run.
     python benchmarks/augment_episodes.py [--episodes 2] [--frames 30] [--width 160] [--height 120]
                                           [--count 2] [--writers lerobot,zarr]
 
+Run it with this checkout importable (`PYTHONPATH=.` from the repository root, or an editable install).
 Sample episodes are written first to a temporary directory (not timed). Figures (one JSON object per line):
 
   augment_episodes.<writer>.cameras   `augment targets=[head_shift] head_shift.count=N` (baseline)
