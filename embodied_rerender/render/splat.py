@@ -32,7 +32,6 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ..geometry.camera import project, unproject
 
 __all__ = ["SplatResult", "forward_splat", "forward_splat_reference", "lift_for_splat", "splat_candidates",
            "splat_sides", "rim_bias", "clamp_far"]
@@ -42,6 +41,8 @@ __all__ = ["SplatResult", "forward_splat", "forward_splat_reference", "lift_for_
 _SPLAT_DEPTH_BIAS = 0.02
 # Points nearer than this (metres) to the target camera plane are dropped: behind or on the camera.
 _NEAR = 1e-4
+# Smallest |z| divided by in the projection (as geometry.camera.project).
+_Z_EPS = 1e-8
 # Magnification within this of an integer rounds down: float noise must not turn an identity warp into 2x2 splats.
 _SCALE_TOL = 1e-3
 # Relative depth step above which two neighbouring source pixels are on different surfaces.
@@ -62,16 +63,46 @@ def _lift(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w
 
     depths ``(B, V, Hs, Ws)``; src_K/src_c2w ``(B, V, 3|4, 3|4)``; tgt ``(B, 3|4, 3|4)``.
     Returns uv ``(B, N, 2)``, target z ``(B, N)``, footprint extent ``(B, N, 2)`` (x, y target pixels, see
-    :func:`_footprint`), valid ``(B, N)`` with
-    ``N = V * Hs * Ws`` in (view, row, column) order.
+    :func:`_footprint`), valid ``(B, N)`` with ``N = V * Hs * Ws`` in (view, row, column) order.
+
+    Written with elementwise operations only (no matmul): a point's coordinates then come out bit for bit the
+    same whatever the batch shape (one view at a time in the reference, all views at once in the fast paths),
+    which the point-mode identity between backends rests on.
     """
     B, V, Hs, Ws = depths.shape
-    pts = unproject(depths, src_K, src_c2w).reshape(B, V * Hs * Ws, 3)
-    uv, z = project(pts, tgt_c2w, tgt_K)
+    R, t = _relative_pose(src_c2w, tgt_c2w)  # (B, V) entries
+    e = lambda x: x[..., None, None]  # noqa: E731  (B, V) -> (B, V, 1, 1)
+    fx, sk, cx, fy, cy = (e(src_K[..., i, j]) for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2)))
+    v = torch.arange(Hs, device=depths.device, dtype=depths.dtype).view(Hs, 1)
+    u = torch.arange(Ws, device=depths.device, dtype=depths.dtype).view(1, Ws)
+    yn = (v - cy) / fy
+    xn = (u - cx - sk * yn) / fx
+    x, y, zs = xn * depths, yn * depths, depths
+    px, py, pz = (e(R[i][0]) * x + e(R[i][1]) * y + e(R[i][2]) * zs + e(t[i]) for i in range(3))
+    pz_safe = torch.where(pz.abs() < _Z_EPS, torch.full_like(pz, _Z_EPS), pz)
+    xt, yt = px / pz_safe, py / pz_safe
+    tK = tgt_K[:, None]
+    uu = e(tK[..., 0, 0]) * xt + e(tK[..., 0, 1]) * yt + e(tK[..., 0, 2])
+    vv = e(tK[..., 1, 1]) * yt + e(tK[..., 1, 2])
+    uv = torch.stack((uu, vv), -1).reshape(B, V * Hs * Ws, 2)
+    z = pz.reshape(B, V * Hs * Ws)
     z_src = depths.reshape(B, V * Hs * Ws)
     valid = (z_src > 0) & torch.isfinite(z_src) & (z > _NEAR) & torch.isfinite(uv).all(-1)
     extent = _footprint(uv.reshape(B, V, Hs, Ws, 2), depths, valid.reshape(B, V, Hs, Ws))
     return uv, z, extent.reshape(B, V * Hs * Ws, 2), valid
+
+
+def _relative_pose(src_c2w: Tensor, tgt_c2w: Tensor) -> tuple[list[list[Tensor]], list[Tensor]]:
+    """Source-camera -> target-camera rotation ``R[i][j]`` and translation ``t[i]``, each ``(B, V)``, from
+    ``src_c2w (B, V, 4, 4)`` and ``tgt_c2w (B, 4, 4)``: ``R = Rt^T Rs``, ``t = Rt^T (ts - tt)`` (elementwise sums
+    in a fixed order, see :func:`_lift`)."""
+    Rs, ts = src_c2w[..., :3, :3], src_c2w[..., :3, 3]
+    Rt, tt = tgt_c2w[:, None, :3, :3], tgt_c2w[:, None, :3, 3]
+    R = [[Rt[..., 0, i] * Rs[..., 0, j] + Rt[..., 1, i] * Rs[..., 1, j] + Rt[..., 2, i] * Rs[..., 2, j]
+          for j in range(3)] for i in range(3)]
+    d = ts - tt
+    t = [Rt[..., 0, i] * d[..., 0] + Rt[..., 1, i] * d[..., 1] + Rt[..., 2, i] * d[..., 2] for i in range(3)]
+    return R, t
 
 
 def _footprint(uv: Tensor, depths: Tensor, valid: Tensor) -> Tensor:
