@@ -123,6 +123,13 @@ def _upsample_far(coarse: Tensor, have: Tensor, size, far: int, rel: float) -> t
     return _far_taps(taps, far, rel)
 
 
+def _compiled_fill():
+    """The numba far push-pull (render/kernels.py) when numba is installed, else None."""
+    from . import kernels
+
+    return kernels.far_push_pull_numba if kernels._numba_fill() is not None else None
+
+
 def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = True) -> tuple[Tensor, Tensor]:
     """Fill the uncovered pixels of warped views, colour and depth alike.
 
@@ -131,7 +138,8 @@ def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = T
         mask: ``(B, H, W)`` bool, True where the warp covered the pixel.
         depth: ``(B, H, W)`` metres (0 where uncovered).
         depth_aware: fill from the far side of each hole (:func:`far_push_pull`, the default: holes in a warp
-            are disocclusions, i.e. background); False = plain :func:`push_pull`, which blends the occluder in.
+            are disocclusions, i.e. background; compiled with numba on CPU where installed); False = plain
+            :func:`push_pull`, which blends the occluder in.
 
     Returns:
         image ``(B, C, H, W)`` and depth ``(B, H, W)``, every pixel filled; covered pixels are unchanged
@@ -139,7 +147,10 @@ def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = T
     """
     mask = mask.bool()
     stacked = torch.cat((image, depth.unsqueeze(1).to(image.dtype)), dim=1)
-    filled = far_push_pull(stacked, mask) if depth_aware else push_pull(stacked, mask)
+    if depth_aware and stacked.device.type == "cpu" and _compiled_fill() is not None:
+        filled = _compiled_fill()(stacked, mask)
+    else:
+        filled = far_push_pull(stacked, mask) if depth_aware else push_pull(stacked, mask)
     out_img = torch.where(mask.unsqueeze(1), image, filled[:, :-1])
     out_depth = torch.where(mask, depth, filled[:, -1].to(depth.dtype))
     return out_img, out_depth

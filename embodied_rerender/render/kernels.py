@@ -27,9 +27,10 @@ import os
 import torch
 from torch import Tensor
 
-from .splat import _SPLAT_DEPTH_BIAS, SplatResult, clamp_far, lift_for_splat, splat_candidates
+from .splat import (_EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS, SplatResult, _check, _relative_pose,
+                    clamp_far, lift_for_splat, splat_candidates)
 
-__all__ = ["splat", "BACKENDS", "available_backends"]
+__all__ = ["splat", "BACKENDS", "available_backends", "far_push_pull_numba"]
 
 BACKENDS = ("triton", "numba", "torch")
 _NONE = torch.iinfo(torch.int64).max  # empty z-buffer key
@@ -42,7 +43,7 @@ def available_backends(device: torch.device | str) -> list[str]:
     out = []
     if (device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1") and _triton_kernel() is not None:
         out.append("triton")
-    if device.type == "cpu" and _numba_kernel() is not None:
+    if device.type == "cpu" and _numba_fused() is not None:
         out.append("numba")
     return out + ["torch"]
 
@@ -69,9 +70,13 @@ def splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K:
     B, V, C, Hs, Ws = cf.shape
     H, W = out_size
     depths = depths.float()
+    name = _pick(backend, depths.device)
+    if name == "numba":  # lift, project and footprint inside the kernel too
+        _check(cf, depths, src_K, src_c2w, tgt_K, tgt_c2w)
+        ids, z = _fused_numba(depths, src_K.float(), src_c2w.float(), tgt_K.float(), tgt_c2w.float(), (H, W), max_splat)
+        return _assemble(cf, z, ids, (H, W))
     uv, z, sides, valid = lift_for_splat(cf, depths, src_K.float(), src_c2w.float(), tgt_K.float(),
                                          tgt_c2w.float(), max_splat)
-    name = _pick(backend, depths.device)
     if name == "torch":
         ids = _ids_torch(uv, z, sides, valid, (H, W), max_splat)
     elif name == "numba":
@@ -185,6 +190,233 @@ def _ids_numba(uv: Tensor, z: Tensor, sides: Tensor, valid: Tensor, size: tuple[
     _numba_kernel()(uv[..., 0].contiguous().numpy(), uv[..., 1].contiguous().numpy(), z.contiguous().numpy(),
                     k[..., 0].contiguous().numpy(), k[..., 1].contiguous().numpy(), H, W, ids.numpy())
     return ids.reshape(B, H, W)
+
+
+@functools.cache
+def _numba_fused():
+    """The CPU kernel with lift, projection and Jacobian footprint fused in (same float32 operations, in the same
+    order, as splat._lift / splat._footprint, so the result is bit-identical), or None without numba."""
+    try:
+        import numba
+        import numpy as np
+    except ImportError:
+        return None
+    zbuffer = _numba_kernel()
+    f32 = np.float32
+    near, zeps, edge, tol = f32(_NEAR), f32(_Z_EPS), f32(_EDGE_REL), f32(_SCALE_TOL)
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def lift(depth, sk, R, t, tk, max_splat, U, Vv, Z, KX, KY):  # pragma: no cover - compiled
+        """depth (B, V, Hs, Ws); sk (B, V, 5) = fx, s, cx, fy, cy; R (B, V, 3, 3); t (B, V, 3); tk (B, 5).
+        Writes U, Vv, Z (B, V, Hs, Ws) float32 and sides KX, KY int32 (0 = invalid point)."""
+        B, V, Hs, Ws = depth.shape
+        for b in numba.prange(B):
+            ok = np.zeros((V, Hs, Ws), dtype=np.bool_)
+            for v in range(V):
+                fx, s_, cx, fy, cy = sk[b, v, 0], sk[b, v, 1], sk[b, v, 2], sk[b, v, 3], sk[b, v, 4]
+                for yy in range(Hs):
+                    yn = (f32(yy) - cy) / fy
+                    for xx in range(Ws):
+                        d = depth[b, v, yy, xx]
+                        xn = (f32(xx) - cx - s_ * yn) / fx
+                        x, y = xn * d, yn * d
+                        px = R[b, v, 0, 0] * x + R[b, v, 0, 1] * y + R[b, v, 0, 2] * d + t[b, v, 0]
+                        py = R[b, v, 1, 0] * x + R[b, v, 1, 1] * y + R[b, v, 1, 2] * d + t[b, v, 1]
+                        pz = R[b, v, 2, 0] * x + R[b, v, 2, 1] * y + R[b, v, 2, 2] * d + t[b, v, 2]
+                        pzs = zeps if abs(pz) < zeps else pz
+                        xt, yt = px / pzs, py / pzs
+                        uu = tk[b, 0] * xt + tk[b, 1] * yt + tk[b, 2]
+                        vv = tk[b, 3] * yt + tk[b, 4]
+                        U[b, v, yy, xx], Vv[b, v, yy, xx], Z[b, v, yy, xx] = uu, vv, pz
+                        ok[v, yy, xx] = (d > 0 and np.isfinite(d) and pz > near and np.isfinite(uu)
+                                         and np.isfinite(vv))
+            for v in range(V):
+                for yy in range(Hs):
+                    for xx in range(Ws):
+                        if not ok[v, yy, xx]:
+                            KX[b, v, yy, xx] = 0
+                            KY[b, v, yy, xx] = 0
+                            continue
+                        d = depth[b, v, yy, xx]
+                        u0, v0 = U[b, v, yy, xx], Vv[b, v, yy, xx]
+                        jxu, jxv, jyu, jyv = f32(0), f32(0), f32(0), f32(0)
+                        hx, hy = False, False
+                        for dx in (-1, 1):  # horizontal neighbours: the x column of the Jacobian
+                            x2 = xx + dx
+                            if 0 <= x2 < Ws and ok[v, yy, x2]:
+                                d2 = depth[b, v, yy, x2]
+                                if abs(d - d2) <= edge * min(d, d2):
+                                    hx = True
+                                    jxu = max(jxu, abs(U[b, v, yy, x2] - u0))
+                                    jxv = max(jxv, abs(Vv[b, v, yy, x2] - v0))
+                        for dy in (-1, 1):
+                            y2 = yy + dy
+                            if 0 <= y2 < Hs and ok[v, y2, xx]:
+                                d2 = depth[b, v, y2, xx]
+                                if abs(d - d2) <= edge * min(d, d2):
+                                    hy = True
+                                    jyu = max(jyu, abs(U[b, v, y2, xx] - u0))
+                                    jyv = max(jyv, abs(Vv[b, v, y2, xx] - v0))
+                        if not hx:
+                            if hy:
+                                jxu, jxv = jyv, jyu
+                            else:
+                                jxu, jxv = f32(1), f32(0)
+                        if not hy:
+                            if hx:
+                                jyu, jyv = jxv, jxu
+                            else:
+                                jyu, jyv = f32(0), f32(1)
+                        kx = np.ceil((jxu + jyu) - tol)
+                        ky = np.ceil((jxv + jyv) - tol)
+                        KX[b, v, yy, xx] = min(max(np.int32(kx), 1), max_splat)
+                        KY[b, v, yy, xx] = min(max(np.int32(ky), 1), max_splat)
+
+    return lift, zbuffer
+
+
+def _fused_numba(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
+                 size: tuple[int, int], max_splat: int) -> tuple[Tensor, Tensor]:
+    """ids ``(B, H, W)`` int64 and z ``(B, N)`` float32 from the fused CPU kernel."""
+    B, V, Hs, Ws = depths.shape
+    H, W = size
+    lift, zbuffer = _numba_fused()
+    R, t = _relative_pose(src_c2w, tgt_c2w)
+    R = torch.stack([torch.stack(row, -1) for row in R], -2).contiguous()  # (B, V, 3, 3)
+    t = torch.stack(t, -1).contiguous()
+    sk = torch.stack([src_K[..., 0, 0], src_K[..., 0, 1], src_K[..., 0, 2], src_K[..., 1, 1], src_K[..., 1, 2]], -1)
+    tk = torch.stack([tgt_K[..., 0, 0], tgt_K[..., 0, 1], tgt_K[..., 0, 2], tgt_K[..., 1, 1], tgt_K[..., 1, 2]], -1)
+    U, Vv, Z = (torch.empty((B, V, Hs, Ws), dtype=torch.float32) for _ in range(3))
+    KX, KY = (torch.empty((B, V, Hs, Ws), dtype=torch.int32) for _ in range(2))
+    lift(depths.contiguous().numpy(), sk.contiguous().numpy(), R.numpy(), t.numpy(), tk.contiguous().numpy(),
+         max(1, int(max_splat)), U.numpy(), Vv.numpy(), Z.numpy(), KX.numpy(), KY.numpy())
+    lim = 2.0 * max_splat + 2 * max(H, W), -2.0 * max_splat - max(H, W)
+    U, Vv = (x.clamp(lim[1], lim[0]).reshape(B, -1) for x in (U, Vv))
+    ids = torch.full((B, H * W), -1, dtype=torch.int64)
+    zbuffer(U.numpy(), Vv.numpy(), Z.reshape(B, -1).numpy(), KX.reshape(B, -1).numpy(), KY.reshape(B, -1).numpy(),
+            H, W, ids.numpy())
+    return ids.reshape(B, H, W), Z.reshape(B, -1)
+
+
+# -- numba: depth-aware fill ---------------------------------------------------------------------
+@functools.cache
+def _numba_fill():
+    """Compiled :func:`~.fill.far_push_pull` for CPU (frames in parallel), or None without numba."""
+    try:
+        import numba
+        import numpy as np
+    except ImportError:
+        return None
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def fill(vals, wts, far, rel, hs, ws, offs, out):  # pragma: no cover - compiled
+        """vals (B, C, H, W) float32, wts (B, H, W) float32 in [0, 1]; level l is (hs[l], ws[l]) at offs[l] of
+        the flat per-frame pyramid buffers; out (B, C, H, W)."""
+        B, C, H, W = vals.shape
+        L = len(hs)
+        total = offs[L - 1] + hs[L - 1] * ws[L - 1]
+        keep_f = np.float32(1) - np.float32(rel)
+        for b in numba.prange(B):
+            V = np.zeros((C, total), dtype=np.float32)
+            Wt = np.zeros(total, dtype=np.float32)
+            F = np.zeros((C, total), dtype=np.float32)
+            Hv = np.zeros(total, dtype=np.float32)
+            for y in range(H):
+                for x in range(W):
+                    Wt[y * W + x] = wts[b, y, x]
+                    for c in range(C):
+                        V[c, y * W + x] = vals[b, c, y, x]
+            for l in range(L - 1):  # pull: far children only
+                h, w, o = hs[l], ws[l], offs[l]
+                h2, w2, o2 = hs[l + 1], ws[l + 1], offs[l + 1]
+                for i in range(h2):
+                    for j in range(w2):
+                        dmax = -np.inf
+                        for a in range(2):
+                            for bb in range(2):
+                                y, x = 2 * i + a, 2 * j + bb
+                                if y < h and x < w and Wt[o + y * w + x] > 0:
+                                    dmax = max(dmax, V[far, o + y * w + x])
+                        den = np.float32(0)
+                        q = o2 + i * w2 + j
+                        for c in range(C):
+                            V[c, q] = 0
+                        for a in range(2):
+                            for bb in range(2):
+                                y, x = 2 * i + a, 2 * j + bb
+                                if y < h and x < w:
+                                    k = o + y * w + x
+                                    if Wt[k] > 0 and V[far, k] >= dmax * keep_f:
+                                        den += Wt[k]
+                                        for c in range(C):
+                                            V[c, q] += Wt[k] * V[c, k]
+                        if den > 0:
+                            for c in range(C):
+                                V[c, q] /= den
+                        Wt[q] = min(den, np.float32(1))
+            q = offs[L - 1]
+            Hv[q] = Wt[q]
+            for c in range(C):
+                F[c, q] = V[c, q]
+            for l in range(L - 2, -1, -1):  # push: far taps of the bilinear upsampling
+                h, w, o = hs[l], ws[l], offs[l]
+                hc, wc, oc = hs[l + 1], ws[l + 1], offs[l + 1]
+                for y in range(h):
+                    ry1 = min((y + 1) // 2, hc - 1)
+                    ry0 = max((y + 1) // 2 - 1, 0)
+                    wy1 = np.float32(0.75) if y % 2 == 0 else np.float32(0.25)
+                    for x in range(w):
+                        rx1 = min((x + 1) // 2, wc - 1)
+                        rx0 = max((x + 1) // 2 - 1, 0)
+                        wx1 = np.float32(0.75) if x % 2 == 0 else np.float32(0.25)
+                        one = np.float32(1)
+                        taps = ((ry0, rx0, (one - wy1) * (one - wx1)), (ry0, rx1, (one - wy1) * wx1),
+                                (ry1, rx0, wy1 * (one - wx1)), (ry1, rx1, wy1 * wx1))
+                        dmax = -np.inf
+                        for ty, tx, tw in taps:
+                            k = oc + ty * wc + tx
+                            if Hv[k] > 0:
+                                dmax = max(dmax, F[far, k])
+                        den = np.float32(0)
+                        q = o + y * w + x
+                        lw = Wt[q]
+                        for c in range(C):
+                            F[c, q] = 0
+                        for ty, tx, tw in taps:
+                            k = oc + ty * wc + tx
+                            if Hv[k] > 0 and F[far, k] >= dmax * keep_f:
+                                den += Hv[k] * tw
+                                for c in range(C):
+                                    F[c, q] += Hv[k] * tw * F[c, k]
+                        for c in range(C):
+                            up = F[c, q] / den if den > 0 else np.float32(0)
+                            F[c, q] = lw * V[c, q] + (np.float32(1) - lw) * up if lw > 0 else up
+                        Hv[q] = max(lw, np.float32(1) if den > 0 else np.float32(0))
+            for y in range(H):
+                for x in range(W):
+                    q = y * W + x
+                    for c in range(C):
+                        out[b, c, y, x] = F[c, q] if Hv[q] > 0 else np.float32(0)
+
+    return fill
+
+
+def far_push_pull_numba(values: Tensor, weights: Tensor, far: int = -1, rel: float = 0.1) -> Tensor:
+    """:func:`~.fill.far_push_pull` compiled for CPU float32 tensors (same arguments and result, to float
+    rounding: the sums run in another order)."""
+    import numpy as np
+
+    B, C, H, W = values.shape
+    hs, ws = [H], [W]
+    while max(hs[-1], ws[-1]) > 1:
+        hs.append((hs[-1] + 1) // 2)
+        ws.append((ws[-1] + 1) // 2)
+    sizes = np.array(hs, np.int64) * np.array(ws, np.int64)
+    offs = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    out = torch.empty((B, C, H, W), dtype=torch.float32)
+    _numba_fill()(values.float().contiguous().numpy(), weights.float().clamp(0, 1).contiguous().numpy(), far % C,
+                  float(rel), np.array(hs, np.int64), np.array(ws, np.int64), offs, out.numpy())
+    return out.to(values.dtype)
 
 
 # -- triton --------------------------------------------------------------------------------------
