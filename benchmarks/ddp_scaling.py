@@ -41,7 +41,7 @@ def run(nproc: int, args, out: Path) -> dict:
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
            f"--master_port={free_port()}",
            "-m", "embodied_rerender.train", f"data={args.data}", f"output={out}", f"batch_size={args.batch}",
-           f"time_limit_s={args.seconds}", "stage_steps=[0,0,0,1]", "self_cond_steps=0", "save_every=0",
+           f"time_limit_s={args.seconds}", f"stage_steps={args.stage_steps}", "self_cond_steps=0", "save_every=0",
            f"log_every={args.log_every}", "resume=false", f"parallel={args.parallel}", *args.extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if args.small:
@@ -89,7 +89,7 @@ def small_shards(root: Path) -> Path:
             tensors[f"covis.{wrist}"] = rng.random((len(starts), len(cams) * len(starts))).astype(np.float32)
         meta = {"episode": f"1_{e}", "cameras": cams, "wrists": cams[1:], "starts": starts, "clip": clip,
                 "height": H, "width": W, "frames": T}
-        write_shard(root / f"episode_1_{e}", tensors, meta)
+        write_shard(root / f"episode_1_{e}", tensors, meta, compress=False)
     return root
 
 
@@ -105,8 +105,9 @@ def main() -> int:
     p.add_argument("--small", action="store_true", help="CPU smoke check: tiny shards and model, 2 gloo processes")
     args = p.parse_args()
     work = Path(args.out or tempfile.mkdtemp(prefix="ddp_scaling_"))
-    args.extra = []
+    args.extra, args.stage_steps = [], "[0,0,0,1]"
     if args.small:
+        args.stage_steps = "[0,1]"  # k = 2: the tiny shards have three cameras
         args.gpus, args.seconds, args.batch, args.log_every = 2, 3, 2, 1
         args.extra = [f"model={json.dumps(SMALL_MODEL)}", "flow.steps=1", "warmup=1", "device=cpu"]
         args.data = args.data or str(small_shards(work / "shards"))

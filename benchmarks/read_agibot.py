@@ -68,10 +68,10 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--random", type=int, default=60, help="random frames per camera")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the median is reported")
-    parser.add_argument("--small", action="store_true", help="4 frames at 64x48, one run (smoke check)")
+    parser.add_argument("--small", action="store_true", help="17 frames (the sample minimum) at 64x48, one run (smoke check)")
     args = parser.parse_args()
     if args.small:
-        args.frames, args.random, args.repeat = 4, 2, 1
+        args.frames, args.random, args.repeat = 17, 2, 1
     root = args.input
     if root is None:
         from embodied_rerender.sample import write_sample_dataset
