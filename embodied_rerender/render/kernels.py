@@ -317,15 +317,15 @@ def _numba_fill():
         total = offs[L - 1] + hs[L - 1] * ws[L - 1]
         keep_f = np.float32(1) - np.float32(rel)
         for b in numba.prange(B):
-            V = np.zeros((C, total), dtype=np.float32)
+            V = np.zeros((total, C), dtype=np.float32)
             Wt = np.zeros(total, dtype=np.float32)
-            F = np.zeros((C, total), dtype=np.float32)
+            F = np.zeros((total, C), dtype=np.float32)
             Hv = np.zeros(total, dtype=np.float32)
             for y in range(H):
                 for x in range(W):
                     Wt[y * W + x] = wts[b, y, x]
                     for c in range(C):
-                        V[c, y * W + x] = vals[b, c, y, x]
+                        V[y * W + x, c] = vals[b, c, y, x]
             for l in range(L - 1):  # pull: far children only
                 h, w, o = hs[l], ws[l], offs[l]
                 h2, w2, o2 = hs[l + 1], ws[l + 1], offs[l + 1]
@@ -336,28 +336,28 @@ def _numba_fill():
                             for bb in range(2):
                                 y, x = 2 * i + a, 2 * j + bb
                                 if y < h and x < w and Wt[o + y * w + x] > 0:
-                                    dmax = max(dmax, V[far, o + y * w + x])
+                                    dmax = max(dmax, V[o + y * w + x, far])
                         den = np.float32(0)
                         q = o2 + i * w2 + j
                         for c in range(C):
-                            V[c, q] = 0
+                            V[q, c] = 0
                         for a in range(2):
                             for bb in range(2):
                                 y, x = 2 * i + a, 2 * j + bb
                                 if y < h and x < w:
                                     k = o + y * w + x
-                                    if Wt[k] > 0 and V[far, k] >= dmax * keep_f:
+                                    if Wt[k] > 0 and V[k, far] >= dmax * keep_f:
                                         den += Wt[k]
                                         for c in range(C):
-                                            V[c, q] += Wt[k] * V[c, k]
+                                            V[q, c] += Wt[k] * V[k, c]
                         if den > 0:
                             for c in range(C):
-                                V[c, q] /= den
+                                V[q, c] /= den
                         Wt[q] = min(den, np.float32(1))
             q = offs[L - 1]
             Hv[q] = Wt[q]
             for c in range(C):
-                F[c, q] = V[c, q]
+                F[q, c] = V[q, c]
             for l in range(L - 2, -1, -1):  # push: far taps of the bilinear upsampling
                 h, w, o = hs[l], ws[l], offs[l]
                 hc, wc, oc = hs[l + 1], ws[l + 1], offs[l + 1]
@@ -376,27 +376,27 @@ def _numba_fill():
                         for ty, tx, tw in taps:
                             k = oc + ty * wc + tx
                             if Hv[k] > 0:
-                                dmax = max(dmax, F[far, k])
+                                dmax = max(dmax, F[k, far])
                         den = np.float32(0)
                         q = o + y * w + x
                         lw = Wt[q]
                         for c in range(C):
-                            F[c, q] = 0
+                            F[q, c] = 0
                         for ty, tx, tw in taps:
                             k = oc + ty * wc + tx
-                            if Hv[k] > 0 and F[far, k] >= dmax * keep_f:
+                            if Hv[k] > 0 and F[k, far] >= dmax * keep_f:
                                 den += Hv[k] * tw
                                 for c in range(C):
-                                    F[c, q] += Hv[k] * tw * F[c, k]
+                                    F[q, c] += Hv[k] * tw * F[k, c]
                         for c in range(C):
-                            up = F[c, q] / den if den > 0 else np.float32(0)
-                            F[c, q] = lw * V[c, q] + (np.float32(1) - lw) * up if lw > 0 else up
+                            up = F[q, c] / den if den > 0 else np.float32(0)
+                            F[q, c] = lw * V[q, c] + (np.float32(1) - lw) * up if lw > 0 else up
                         Hv[q] = max(lw, np.float32(1) if den > 0 else np.float32(0))
             for y in range(H):
                 for x in range(W):
                     q = y * W + x
                     for c in range(C):
-                        out[b, c, y, x] = F[c, q] if Hv[q] > 0 else np.float32(0)
+                        out[b, c, y, x] = F[q, c] if Hv[q] > 0 else np.float32(0)
 
     return fill
 
