@@ -366,6 +366,12 @@ def _numba_fill():
                     ry0 = max((y + 1) // 2 - 1, 0)
                     wy1 = np.float32(0.75) if y % 2 == 0 else np.float32(0.25)
                     for x in range(w):
+                        q = o + y * w + x
+                        if Wt[q] >= 1:  # fully weighted: keeps its own value, the taps do not matter
+                            for c in range(C):
+                                F[q, c] = V[q, c]
+                            Hv[q] = 1
+                            continue
                         rx1 = min((x + 1) // 2, wc - 1)
                         rx0 = max((x + 1) // 2 - 1, 0)
                         wx1 = np.float32(0.75) if x % 2 == 0 else np.float32(0.25)
