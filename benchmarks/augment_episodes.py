@@ -50,7 +50,10 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=120)
     parser.add_argument("--count", type=int, default=2)
     parser.add_argument("--writers", default="lerobot,zarr")
+    parser.add_argument("--small", action="store_true", help="1 episode, 17 frames at 64x48, zarr only (smoke check)")
     opts = parser.parse_args()
+    if opts.small:
+        opts.episodes, opts.frames, opts.width, opts.height, opts.count, opts.writers = 1, 17, 64, 48, 1, "zarr"
 
     from embodied_rerender.cli import main as cli
 
