@@ -16,7 +16,8 @@ Figures (one JSON object per line on stdout):
              after --warmup (CUDA-synchronized). `fps` = target frames / second.
   Baseline:  numpy, per frame and view: lift + project with matrix products, round to the nearest pixel,
              z-buffer by a lexicographic sort (nearest wins), uint8 colours gathered; no hole filling.
-             Timed once on the first --baseline-frames frames (default: all) and given per frame.
+             On the first --baseline-frames frames (default: all), given per frame; its runs alternate with
+             ours (one each per repeat, medians), so a shared machine's load swings hit both sides alike.
              `ratio` = ours fps / numpy fps (>1: ours is faster).
 
 --small: 48x64, 4 frames, k = 2, one repeat (a smoke check for the test suite; its figures mean nothing).
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import time
 
@@ -35,7 +37,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from splat import camera_poses, intrinsics, raycast  # noqa: E402
-from timing import timed_median  # noqa: E402
 
 
 def synthetic_views(frames: int, k: int, H: int, W: int, device: torch.device):
@@ -115,12 +116,22 @@ def main() -> None:
     backend = available_backends(device)[0] if args.backend == "auto" else args.backend
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    sec, runs, out = timed_median(lambda: synth.synthesize(views, target, 0), device, args.repeat, args.warmup)
-    peak = {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 1e6)} if device.type == "cuda" else {}
     n_base = min(args.frames, args.baseline_frames or args.frames)
-    t0 = time.perf_counter()
-    base = numpy_point_splat(views, target, n_base)
-    base_s = (time.perf_counter() - t0) / n_base
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(args.warmup):
+        out = synth.synthesize(views, target, 0)
+    runs, base_runs = [], []
+    for _ in range(args.repeat):  # alternate the two sides: a shared machine's load swings between runs
+        sync()
+        t0 = time.perf_counter()
+        out = synth.synthesize(views, target, 0)
+        sync()
+        runs.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        base = numpy_point_splat(views, target, n_base)
+        base_runs.append((time.perf_counter() - t0) / n_base)
+    sec, base_s = statistics.median(runs), statistics.median(base_runs)
+    peak = {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 1e6)} if device.type == "cuda" else {}
     fps = args.frames / sec
     dev_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)")
@@ -128,6 +139,7 @@ def main() -> None:
                       "k": args.k, "frames": args.frames, "chunk": args.chunk, "backend": backend,
                       "repeat": args.repeat, "warmup": args.warmup, "loadavg_1m": round(os.getloadavg()[0], 2),
                       "seconds_per_view": round(sec, 4), "runs_s": [round(r, 4) for r in runs], "fps": round(fps, 2),
+                      "baseline_runs_s_per_frame": [round(r, 5) for r in base_runs],
                       "coverage": round(float(out.covered.mean()), 4), **peak,
                       "baseline": "numpy nearest-point splat (no fill)", "baseline_frames": n_base,
                       "baseline_fps": round(1 / base_s, 2), "baseline_coverage": round(float((base > 0).any(-1).mean()), 4),
