@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--chunk", type=int, default=8, help="WarpSynthesizer chunk (frames per splat call)")
+    ap.add_argument("--chunk", type=int, default=None, help="WarpSynthesizer chunk (frames per splat call; default: its own)")
     ap.add_argument("--backend", default="auto", help="splat kernel: auto, triton, numba, torch")
     ap.add_argument("--baseline-frames", type=int, default=None, help="frames the numpy baseline runs (default: all)")
     ap.add_argument("--small", action="store_true", help="tiny sizes, one repeat (smoke check)")
@@ -136,7 +136,7 @@ def main() -> None:
     dev_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)")
     print(json.dumps({"figure": "warp.view", "device": dev_name, "torch": torch.__version__, "size": f"{H}x{W}",
-                      "k": args.k, "frames": args.frames, "chunk": args.chunk, "backend": backend,
+                      "k": args.k, "frames": args.frames, "chunk": synth.chunk, "backend": backend,
                       "repeat": args.repeat, "warmup": args.warmup, "loadavg_1m": round(os.getloadavg()[0], 2),
                       "seconds_per_view": round(sec, 4), "runs_s": [round(r, 4) for r in runs], "fps": round(fps, 2),
                       "baseline_runs_s_per_frame": [round(r, 5) for r in base_runs],
