@@ -8,7 +8,7 @@ written in the same AgiBot layout and read by the same readers.
 - `agibot_g1`: the default (and the design of every dataset written before embodiments existed): grey
   capsule links, a box palm with two thin box fingers (8.5 cm stroke), the wrist camera behind the palm.
 - `wide_jaw`: a robot absent from pre-training: shorter upper arm and longer forearm in dark blue, a round
-  palm with wide orange paddle fingers on a 12 cm stroke, the wrist camera higher on a side bracket, tilted
+  palm with wide orange paddle fingers on a 12 cm stroke, the wrist camera further out beside the palm, tilted
   more and with a narrower view, and a lower, further-forward head camera.
 """
 
@@ -55,7 +55,8 @@ AGIBOT_G1 = Embodiment(
     link_rgba=(0.75, 0.76, 0.8, 1), joint_rgba=(0.2, 0.2, 0.22, 1), torso_rgba=(0.85, 0.85, 0.88, 1),
     palm="box", palm_size=(0.03, 0.06), palm_depth=0.03,
     finger="box", finger_size=(0.012, 0.006), finger_length=0.10, finger_rgba=(0.35, 0.35, 0.38, 1),
-    max_opening=0.085, finger_range=0.05, hand_camera_pos=(-0.065, 0.0, 0.015), hand_tilt_range=(0.30, 0.40), hand_fovy_deg=75.0,
+    max_opening=0.085, finger_range=0.05,
+    hand_camera_pos=(-0.065, 0.0, 0.015), hand_tilt_range=(0.30, 0.40), hand_fovy_deg=75.0,
     head_height=0.78, head_camera_pos=(0.09, 0.0, 0.02),
 )
 
@@ -65,7 +66,8 @@ WIDE_JAW = Embodiment(
     link_rgba=(0.12, 0.2, 0.45, 1), joint_rgba=(0.85, 0.85, 0.8, 1), torso_rgba=(0.3, 0.32, 0.4, 1),
     palm="cylinder", palm_size=(0.04,), palm_depth=0.035,
     finger="paddle", finger_size=(0.024, 0.005), finger_length=0.085, finger_rgba=(0.95, 0.55, 0.1, 1),
-    max_opening=0.12, finger_range=0.07, hand_camera_pos=(-0.085, 0.025, 0.005), hand_tilt_range=(0.45, 0.55), hand_fovy_deg=68.0,
+    max_opening=0.12, finger_range=0.07,
+    hand_camera_pos=(-0.085, 0.025, 0.005), hand_tilt_range=(0.45, 0.55), hand_fovy_deg=68.0,
     head_height=0.72, head_camera_pos=(0.11, 0.0, 0.035),
 )
 
