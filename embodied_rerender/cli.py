@@ -66,7 +66,8 @@ def cmd_sample(cfg: DictConfig) -> int:
     from .sample import write_sample_dataset
 
     write_sample_dataset(Path(cfg.output), episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
-                         width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress)
+                         width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress,
+                         randomize=cfg.get("randomize", False), embodiment=cfg.get("embodiment", "agibot_g1"))
     return 0  # write_sample_dataset prints its own summary
 
 

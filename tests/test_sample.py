@@ -29,6 +29,7 @@ from embodied_rerender.sample.scene import TABLE_CENTER_XY, TABLE_HALF_XY  # noq
 
 TASK = 1001
 FRAMES, W, H, SEED = 24, 160, 120, 3
+SHORT = MIN_FRAMES  # frames of the randomised and second-robot fixtures (kept short: they only add coverage)
 CAMERAS = ("head", "hand_left", "hand_right")
 # the real AgiBot World Beta gripper set: eight colour videos (agibot_world_format.md §2.1)
 FISHEYES = ("head_center_fisheye", "head_left_fisheye", "head_right_fisheye", "back_left_fisheye", "back_right_fisheye")
@@ -49,6 +50,27 @@ def dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def dataset_again(tmp_path_factory) -> Path:
     return _write(tmp_path_factory.mktemp("sample_b"), episodes=1)
+
+
+@pytest.fixture(scope="module")
+def random_dataset(tmp_path_factory) -> Path:
+    """Two domain-randomised episodes."""
+    root = tmp_path_factory.mktemp("sample_random")
+    write_sample_dataset(root, episodes=2, frames=SHORT, seed=SEED, width=W, height=H, task_id=TASK,
+                         progress=False, randomize=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def wide_dataset(tmp_path_factory) -> Path:
+    """One episode of the second robot design, written through the CLI; same seed as `dataset`, so the same
+    scene draw (the default draw does not depend on the robot)."""
+    from embodied_rerender.cli import main
+
+    root = tmp_path_factory.mktemp("sample_wide")
+    assert main(["sample", f"output={root}", "episodes=1", f"frames={SHORT}", f"seed={SEED}", f"width={W}",
+                 f"height={H}", f"task_id={TASK}", "progress=false", "embodiment=wide_jaw"]) == 0
+    return root
 
 
 def _files(root: Path, ep: int) -> dict[str, str]:
@@ -317,17 +339,28 @@ def test_depth_is_metric_z_on_the_table(dataset: Path):
                 assert np.abs(world[:, 2] - gt["table_z"]).max() < 4e-3, (camera, t)
 
 
-def test_render_pose_reproduces_a_recorded_camera(dataset: Path):
-    """A world camera put at a recorded camera's written pose and K renders that camera's ground truth: the
-    basis for scoring targets no camera recorded (sample.views)."""
-    from embodied_rerender.sample import SampleEpisode
+def _episode_of(root: Path, index: int) -> SampleEpisode:
+    """The episode as the dataset's manifest settings rebuild it (what `sample.views` does for ground truth)."""
+    from embodied_rerender.sample.views import sample_config
 
-    ep_id = 900001
-    K, poses = _camera_params(dataset, ep_id, "hand_left")
-    with SampleEpisode(SEED, 1, FRAMES, W, H) as ep:
-        for t in (0, FRAMES - 1):
-            depth = ep.render_pose(t, poses[t], K, kinds=("depth",))["depth"]
-            np.testing.assert_allclose(depth, _gt_depth(dataset, ep_id, "hand_left", t), atol=1e-3)
+    cfg = sample_config(root)
+    return SampleEpisode(cfg["seed"], index, cfg["frames"], cfg["width"], cfg["height"], cfg.get("randomize", False),
+                         cfg.get("embodiment", "agibot_g1"))
+
+
+@pytest.mark.parametrize("which", ["default", "randomized", "wide_jaw"])
+def test_render_pose_reproduces_a_recorded_camera(which: str, request):
+    """A world camera put at a recorded camera's written pose and K renders that camera's ground truth: the
+    basis for scoring targets no camera recorded (sample.views). Holds for randomised intrinsics and mounts
+    and for the second robot design, rebuilt from the manifest settings alone."""
+    root = request.getfixturevalue({"default": "dataset", "randomized": "random_dataset", "wide_jaw": "wide_dataset"}[which])
+    ep_id = 900001 if which == "default" else 900000
+    with _episode_of(root, ep_id - 900000) as ep:
+        for camera in ("head", "hand_left") if which != "default" else ("hand_left",):
+            K, poses = _camera_params(root, ep_id, camera)
+            for t in (0, ep.frames - 1):
+                depth = ep.render_pose(t, poses[t], K, kinds=("depth",))["depth"]
+                np.testing.assert_allclose(depth, _gt_depth(root, ep_id, camera, t), atol=1e-3)
         with pytest.raises(ValueError, match="principal point"):
             ep.render_pose(0, poses[0], K + np.array([[0, 0, 5.0], [0, 0, 0], [0, 0, 0]]))
 
@@ -346,3 +379,97 @@ def test_agibot_reader_reads_the_full_beta_set(dataset: Path):
     q = ep.state["joint.position"]
     np.testing.assert_array_equal(ep.action["joint.position"], np.concatenate([q[1:], q[-1:]]))
     assert ep.action["end.position"].shape == (FRAMES, 2, 3)
+
+
+# -- domain randomisation and the second robot design ----------------------------------------------
+def test_randomized_scenes_differ_per_episode_and_repeat_per_seed(random_dataset: Path):
+    from embodied_rerender.sample.scene import build_mjcf, draw_scene, episode_rng
+
+    a, b = (json.loads((random_dataset / "ground_truth" / str(TASK) / str(900000 + i) / "objects.json").read_text())
+            for i in (0, 1))
+    assert a["randomize"] is True and a["embodiment"] == "agibot_g1"
+    assert (a["table_z"], a["table_half_xy"]) != (b["table_z"], b["table_half_xy"])
+    assert [o["position"][0] for o in a["objects"]] != [o["position"][0] for o in b["objects"]]
+    # deterministic per seed: the same draw and model twice, and not the default draw of that seed
+    for i in range(2):
+        one, two = draw_scene(episode_rng(SEED, i), randomize=True), draw_scene(episode_rng(SEED, i), randomize=True)
+        assert one == two and build_mjcf(one, W, H) == build_mjcf(two, W, H)
+        assert build_mjcf(one, W, H) != build_mjcf(draw_scene(episode_rng(SEED, i)), W, H)
+        assert one.table_z == pytest.approx(json.loads((random_dataset / "ground_truth" / str(TASK) / str(900000 + i)
+                                                        / "objects.json").read_text())["table_z"])
+    # the draws really widen: over a few dozen episodes every randomised factor takes several values
+    specs = [draw_scene(episode_rng(11, i), randomize=True) for i in range(40)]
+    assert {o.kind for s in specs for o in s.objects} == {"box", "cylinder", "sphere", "capsule"}
+    assert len({len(s.lights) for s in specs}) >= 3 and len({len(s.objects) for s in specs}) >= 3
+    assert len({s.table_texture["builtin"] + s.table_texture.get("mark", "") for s in specs}) == 5
+    assert np.ptp([s.head_fovy for s in specs]) > 10 and np.ptp([s.hand_fovy for s in specs]) > 10
+    assert np.ptp([s.table_half_xy[0] for s in specs]) > 0.05 and np.ptp([s.table_z for s in specs]) > 0.1
+    assert np.ptp([s.head_cam_jitter[0][2] for s in specs]) > 0.05 and np.ptp([s.hand_cam_tilt for s in specs]) > 0.1
+    assert len({tuple(np.round(s.lights[0]["diffuse"], 3)) for s in specs}) > 10  # colour and intensity
+    defaults = [draw_scene(episode_rng(11, i)) for i in range(40)]
+    assert {s.head_fovy for s in defaults} == {60.0} and {len(s.lights) for s in defaults} == {2}
+
+
+def test_randomized_intrinsics_are_written(random_dataset: Path):
+    """The drawn fields of view reach the written K (fy from fovy, principal point at the centre)."""
+    from embodied_rerender.sample.cameras import intrinsics_from_fovy
+    from embodied_rerender.sample.scene import draw_scene, episode_rng
+
+    spec = draw_scene(episode_rng(SEED, 0), randomize=True)
+    for camera, fovy in (("head", spec.head_fovy), ("hand_left", spec.hand_fovy)):
+        K, _ = _camera_params(random_dataset, 900000, camera)
+        np.testing.assert_allclose(K, intrinsics_from_fovy(fovy, W, H), atol=1e-6)
+
+
+def test_wide_jaw_gripper_is_seen_in_the_wrist_view(dataset: Path, wide_dataset: Path):
+    """The second design's fingers fill a large part of the wrist view, in their own colour, where the default
+    robot's view shows something else; the rest of the episode (scene, task) is the same draw. Frame 0 (both
+    arms at home) is the same state in episodes of any length."""
+    from embodied_rerender.video import VideoReader
+
+    gt_default = json.loads((dataset / "ground_truth" / str(TASK) / "900000" / "objects.json").read_text())
+    gt_wide = json.loads((wide_dataset / "ground_truth" / str(TASK) / "900000" / "objects.json").read_text())
+    assert gt_wide["embodiment"] == "wide_jaw" and "embodiment" not in gt_default
+    assert [o["label"] for o in gt_wide["objects"]] == [o["label"] for o in gt_default["objects"]]
+    geom_type = int(mujoco.mjtObj.mjOBJ_GEOM)
+    frames = {}
+    for root in (dataset, wide_dataset):
+        reader = VideoReader(root / "observations" / str(TASK) / "900000" / "videos" / "hand_left_color.mp4")
+        frames[root] = reader.read([0])[0].astype(np.float64)
+        reader.close()
+    with _episode_of(wide_dataset, 0) as ep:
+        seg = ep.render(0, "hand_left", ("segmentation",))["segmentation"]
+        finger_bodies = {ep.model.body(f"left_finger_{x}_body").id for x in "ab"}
+        finger = np.isin(seg[..., 0], [g for g in range(ep.model.ngeom) if ep.model.geom_bodyid[g] in finger_bodies])
+        finger &= seg[..., 1] == geom_type
+    assert 0.03 < finger.mean() < 0.6, finger.mean()
+    wide, default = frames[wide_dataset][finger], frames[dataset][finger]
+    assert np.abs(wide - default).mean() > 30
+    assert (wide[:, 0] - wide[:, 2]).mean() > 40  # orange paddles, not the default's grey fingers
+    assert np.abs(default[:, 0] - default[:, 2]).mean() < np.abs(wide[:, 0] - wide[:, 2]).mean() - 30
+
+
+def test_wide_jaw_reaches_and_is_read(wide_dataset: Path):
+    """The second design's arms still reach their targets, its wider stroke is in the gripper state, and the
+    AgiBot reader reads its episode like any other."""
+    from embodied_rerender.io.agibot import AgiBotReader
+
+    with h5py.File(wide_dataset / "proprio_stats" / str(TASK) / "900000" / "proprio_stats.h5") as f:
+        sent = f["action/joint/index"][()]
+        sent = sent[sent < SHORT - 1]
+        assert np.abs(f["state/end/position"][sent + 1] - f["action/end/position"][:len(sent)]).max() < 1e-3
+        state = f["state/effector/position"][()]
+        assert state.min() == pytest.approx(0.0) and 0 < state.max() < 120
+    reader = AgiBotReader(wide_dataset)
+    assert not reader.problems
+    ep = reader.read(reader.refs()[0])
+    assert set(ep.cameras) == set(ALL_CAMERAS) and ep.num_frames == SHORT
+    assert all(ep.cameras[c].trajectory is not None for c in CAMERAS)
+    assert ep.cameras["head"].depth is not None
+
+
+def test_unknown_embodiment_is_refused(tmp_path: Path):
+    with pytest.raises(ValueError, match="unknown embodiment 'ur5'.*agibot_g1, wide_jaw"):
+        write_sample_dataset(tmp_path / "x", episodes=1, frames=FRAMES, width=W, height=H, embodiment="ur5",
+                             progress=False)
+    assert not (tmp_path / "x" / ".sample_manifest.json").exists()

@@ -2,7 +2,8 @@
 pick-and-place, rendered from the head and both wrist cameras and written in the AgiBot World raw
 layout (`write_sample_dataset`), with ground-truth depth and object poses beside it.
 
-Modules: `scene` (seeded scene draw + MJCF), `robot` (the robot MJCF), `ik` (damped least squares),
+Modules: `scene` (seeded scene draw, default or domain-randomised, + MJCF), `embodiment` (robot designs),
+`robot` (the robot MJCF of a design), `ik` (damped least squares),
 `motion` (scripted phases), `episode` (kinematic rollout + rendering), `cameras` (MuJoCo -> OpenCV),
 `write` (the dataset writer). Importing this package imports MuJoCo (and, on a machine without a
 display, sets MUJOCO_GL to an offscreen backend unless it is set already).
@@ -25,6 +26,8 @@ def _default_gl_backend() -> None:
 _default_gl_backend()
 
 from .episode import SampleEpisode
+from .embodiment import DEFAULT_EMBODIMENT, EMBODIMENTS
 from .write import DEFAULT_TASK_ID, EPISODE_ID_BASE, write_sample_dataset
 
-__all__ = ["SampleEpisode", "write_sample_dataset", "DEFAULT_TASK_ID", "EPISODE_ID_BASE"]
+__all__ = ["SampleEpisode", "write_sample_dataset", "DEFAULT_TASK_ID", "EPISODE_ID_BASE", "EMBODIMENTS",
+           "DEFAULT_EMBODIMENT"]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .robot import ARM_SIDES, TIP_OFFSET
-from .scene import MAX_OPENING, SceneSpec
+from .robot import ARM_SIDES
+from .scene import SceneSpec
 
 PHASES = ("approach", "descend", "close", "lift", "carry", "place", "release", "retreat")
 _PHASE_WEIGHTS = np.array([3.0, 2.0, 1.2, 1.5, 3.0, 2.0, 1.2, 1.5])
@@ -87,7 +87,7 @@ def grasp_height(spec: SceneSpec, obj: int) -> float:
     """Flange z that puts the fingertips a little below the object's centre, above the table."""
     o = spec.objects[obj]
     sink = min(0.015, o.half_height - 0.008)
-    return o.pos[2] - sink + TIP_OFFSET
+    return o.pos[2] - sink + spec.embodiment.tip_offset
 
 
 def _waypoints(spec: SceneSpec, arm: int) -> tuple[list[np.ndarray], list[float]]:
@@ -140,7 +140,8 @@ def plan_motion(spec: SceneSpec, frames: int) -> MotionPlan:
     flange_pos = np.zeros((frames, 2, 3))
     flange_yaw = np.zeros((frames, 2))
     cmd = np.zeros((frames, 2))
-    opening = np.full((frames, 2), MAX_OPENING)
+    max_opening = spec.embodiment.max_opening
+    opening = np.full((frames, 2), max_opening)
     tasks, segments = [], []
     for arm, (start, end) in enumerate(spans):
         bounds = phase_bounds(start, end)
@@ -156,7 +157,7 @@ def plan_motion(spec: SceneSpec, frames: int) -> MotionPlan:
         cmd[:, arm] = np.where(t < start, 0.0, _gripper_cmd(t, bounds))
         obj = spec.tasks[arm].obj
         holding = (t >= bounds[PHASES.index("close")]) & (t < bounds[PHASES.index("release") + 1])
-        free_gap = MAX_OPENING * (1.0 - cmd[:, arm])
+        free_gap = max_opening * (1.0 - cmd[:, arm])
         opening[:, arm] = np.where(holding, np.maximum(free_gap, spec.objects[obj].grasp_width), free_gap)
         tasks.append(TaskTiming(arm=arm, obj=obj, bounds=bounds))
         label = spec.objects[obj].label

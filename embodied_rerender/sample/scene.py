@@ -2,7 +2,11 @@
 
 `draw_scene(rng)` makes every random choice of an episode (objects, textures, lights, camera jitter,
 waist pose, the two pick-and-place tasks) from one `numpy.random.Generator`; `build_mjcf(spec, ...)`
-turns the drawn `SceneSpec` into an MJCF string with no further randomness. World frame = robot base
+turns the drawn `SceneSpec` into an MJCF string with no further randomness. `draw_scene(rng,
+randomize=True)` is domain randomisation: wider draws of table/floor textures (five procedural kinds,
+any colour), lights (1-4, direction, colour, intensity), table size and height, object shapes (box,
+cylinder, sphere, capsule), sizes and counts (2-6), head and wrist camera fields of view and mounts
+(head height and pitch, wrist camera offset and tilt). The default draw is unchanged, draw for draw. World frame = robot base
 frame: origin on the floor under the robot, x forward, y left, z up.
 """
 
@@ -13,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from .robot import ARM_SIDES, robot_xml
+from .embodiment import AGIBOT_G1, Embodiment
+from .robot import ARM_SIDES, HEAD_FOVY_DEG, robot_xml
 
 # Named colours, so task texts can say "the red box". RGB in [0, 1].
 PALETTE = {
@@ -27,6 +32,9 @@ PALETTE = {
     "pink": (0.95, 0.45, 0.65),
 }
 KINDS = ("box", "cylinder", "sphere")
+RANDOM_KINDS = KINDS + ("capsule",)
+# procedural 2D textures of the randomised draw: MuJoCo builtins, the last two with marks on top
+TEXTURE_KINDS = ("checker", "gradient", "flat", "checker_edge", "speckle")
 
 TABLE_CENTER_XY = (0.58, 0.0)
 TABLE_HALF_XY = (0.32, 0.55)
@@ -35,7 +43,7 @@ TABLE_THICKNESS = 0.03
 WORK_X = (0.40, 0.62)
 WORK_ABS_Y = (0.06, 0.30)
 MARKER_RADIUS = 0.009  # the small sphere on top of every object, for exact-projection tests
-MAX_OPENING = 0.085  # gripper finger gap when fully open (m)
+MAX_OPENING = AGIBOT_G1.max_opening  # the default gripper's finger gap when fully open (m)
 
 
 @dataclass
@@ -43,8 +51,9 @@ class ObjectSpec:
     """One free object on the table; `pos` is its centre at rest, `yaw` its rotation about z (rad)."""
 
     name: str  # MJCF body name, e.g. "obj0"
-    kind: str  # "box" | "cylinder" | "sphere"
-    size: tuple[float, ...]  # MJCF geom size: box half-extents (3), cylinder (radius, half-height), sphere (radius,)
+    kind: str  # "box" | "cylinder" | "sphere" | "capsule"
+    size: tuple[float, ...]  # MJCF geom size: box half-extents (3), cylinder and capsule (radius, half-height of
+    #                          the straight part), sphere (radius,); cylinders and capsules stand upright
     colour_name: str
     rgb: tuple[float, float, float]
     texture: str  # "checker" | "gradient"
@@ -57,6 +66,8 @@ class ObjectSpec:
 
     @property
     def half_height(self) -> float:
+        if self.kind == "capsule":
+            return float(self.size[0] + self.size[1])
         return float(self.size[2] if self.kind == "box" else self.size[1] if self.kind == "cylinder" else self.size[0])
 
     @property
@@ -100,6 +111,13 @@ class SceneSpec:
     head_rest: tuple[float, float]  # (yaw, pitch) rad the head returns to
     head_cam_jitter: tuple[tuple[float, float, float], tuple[float, float, float]]  # (dpos m, rotvec rad)
     hand_cam_tilt: float  # rad the wrist cameras are tilted toward the fingers
+    # fields below keep their defaults in the default draw (and so in every dataset written before them)
+    embodiment: Embodiment = AGIBOT_G1
+    table_center_xy: tuple[float, float] = TABLE_CENTER_XY
+    table_half_xy: tuple[float, float] = TABLE_HALF_XY
+    head_fovy: float = HEAD_FOVY_DEG  # deg
+    hand_fovy: float | None = None  # deg; None = the embodiment's
+    hand_cam_pos: tuple[float, float, float] | None = None  # in the flange frame (m); None = the embodiment's
 
 
 def episode_rng(seed: int, episode_index: int) -> np.random.Generator:
@@ -157,8 +175,11 @@ def _free_spot(rng, radius, side, taken, tries: int = 200) -> tuple[float, float
     raise RuntimeError("could not find a free spot on the table")  # not reached for the sizes drawn
 
 
-def draw_scene(rng: np.random.Generator) -> SceneSpec:
-    """Every random choice of one episode, in a fixed order (the order is part of the seed contract)."""
+def draw_scene(rng: np.random.Generator, randomize: bool = False, embodiment: Embodiment = AGIBOT_G1) -> SceneSpec:
+    """Every random choice of one episode, in a fixed order (the order is part of the seed contract).
+    `randomize` switches to the wider domain-randomised draws (`_draw_randomized`)."""
+    if randomize:
+        return _draw_randomized(rng, embodiment)
     table_z = float(rng.uniform(0.72, 0.78))
     table_texture = _draw_texture(rng, rng.uniform(0.35, 0.75, 3), contrast=0.35)
     floor_texture = _draw_texture(rng, rng.uniform(0.2, 0.5, 3), contrast=0.5)
@@ -181,6 +202,17 @@ def draw_scene(rng: np.random.Generator) -> SceneSpec:
         obj.pos = (x, y, table_z + obj.half_height)
         taken.append((x, y, obj.footprint))
 
+    tasks = _draw_tasks(rng, objects, taken)
+    waist = (float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.03, 0.12)))
+    head_rest = (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(0.92, 1.0)))
+    jitter = (tuple(map(float, rng.normal(0, 0.003, 3))), tuple(map(float, rng.normal(0, 0.006, 3))))
+    tilt = float(rng.uniform(*embodiment.hand_tilt_range))
+    return SceneSpec(table_z, table_texture, floor_texture, sky, lights, objects, tasks, waist, head_rest, jitter, tilt,
+                     embodiment=embodiment)
+
+
+def _draw_tasks(rng: np.random.Generator, objects: list[ObjectSpec], taken: list) -> list[PickPlace]:
+    """One pick-and-place per arm (left first), each of an object on its side, to a free spot on that side."""
     tasks = []
     for arm, sign in zip(ARM_SIDES, (1.0, -1.0)):
         candidates = [i for i, o in enumerate(objects) if np.sign(o.pos[1]) == sign]
@@ -190,12 +222,107 @@ def draw_scene(rng: np.random.Generator) -> SceneSpec:
         place = _free_spot(rng, objects[obj].footprint, sign, others)
         taken[obj] = (place[0], place[1], objects[obj].footprint)
         tasks.append(PickPlace(arm=arm, obj=obj, place_xy=place, turn=float(rng.uniform(-0.4, 0.4))))
+    return tasks
 
-    waist = (float(rng.uniform(0.0, 0.12)), float(rng.uniform(0.03, 0.12)))
-    head_rest = (float(rng.uniform(-0.05, 0.05)), float(rng.uniform(0.92, 1.0)))
-    jitter = (tuple(map(float, rng.normal(0, 0.003, 3))), tuple(map(float, rng.normal(0, 0.006, 3))))
-    tilt = float(rng.uniform(0.30, 0.40))
-    return SceneSpec(table_z, table_texture, floor_texture, sky, lights, objects, tasks, waist, head_rest, jitter, tilt)
+
+# -- domain-randomised drawing ----------------------------------------------------------------------
+def _draw_wide_texture(rng: np.random.Generator) -> dict:
+    """Any of TEXTURE_KINDS in any two colours, at any scale."""
+    kind = str(rng.choice(TEXTURE_KINDS))
+    rgb1 = tuple(map(float, rng.uniform(0.05, 0.95, 3)))
+    contrast = float(rng.uniform(0.1, 0.7))
+    rgb2 = tuple(float(np.clip(c * (1 - contrast) + rng.uniform(0, 0.25), 0, 1)) for c in rgb1)
+    tex = {"builtin": {"checker_edge": "checker", "speckle": "flat"}.get(kind, kind), "rgb1": rgb1, "rgb2": rgb2,
+           "repeat": float(rng.uniform(1.0, 12.0))}
+    if kind == "checker_edge":
+        tex.update(mark="edge", markrgb=tuple(map(float, rng.uniform(0, 1, 3))))
+    elif kind == "speckle":
+        tex.update(mark="random", markrgb=rgb2, random=float(rng.uniform(0.02, 0.3)))
+    return tex
+
+
+def _draw_wide_lights(rng: np.random.Generator) -> list[dict]:
+    """1-4 directional lights from anywhere above, each with its own colour and intensity; the first casts
+    shadows."""
+    lights = []
+    for i in range(int(rng.integers(1, 5))):
+        azimuth, elevation = rng.uniform(-np.pi, np.pi), rng.uniform(np.deg2rad(25), np.deg2rad(90))
+        d = -np.array([np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)])
+        tint = np.clip(1.0 + rng.uniform(-0.3, 0.3, 3), 0.0, 1.3)
+        diffuse = tuple(map(float, np.clip(tint * rng.uniform(0.2, 0.85), 0.0, 1.0)))
+        lights.append({"dir": tuple(map(float, d)), "diffuse": diffuse, "pos": tuple(map(float, -3.0 * d)),
+                       "castshadow": bool(i == 0 or rng.random() < 0.3)})
+    return lights
+
+
+def _draw_wide_object(rng: np.random.Generator, index: int, colour_name: str, max_grasp: float) -> ObjectSpec:
+    """Any of RANDOM_KINDS in a wide size range; every grasp width stays under `max_grasp` (m)."""
+    kind = str(rng.choice(RANDOM_KINDS))
+    half_grip = max_grasp / 2
+    if kind == "box":
+        size = (float(rng.uniform(0.015, 0.04)), float(rng.uniform(0.012, min(0.035, half_grip))),
+                float(rng.uniform(0.018, 0.06)))
+    elif kind == "cylinder":
+        size = (float(rng.uniform(0.012, min(0.035, half_grip))), float(rng.uniform(0.02, 0.06)))
+    elif kind == "capsule":
+        size = (float(rng.uniform(0.012, min(0.03, half_grip))), float(rng.uniform(0.012, 0.04)))
+    else:
+        size = (float(rng.uniform(0.018, min(0.038, half_grip))),)
+    return ObjectSpec(
+        name=f"obj{index}", kind=kind, size=size, colour_name=colour_name,
+        rgb=_jitter_rgb(rng, PALETTE[colour_name], 0.15),
+        texture=str(rng.choice(["checker", "gradient", "flat"])),
+        pos=(0.0, 0.0, 0.0),
+        yaw=float(rng.uniform(-0.6, 0.6)) if kind == "box" else float(rng.uniform(-np.pi, np.pi)),
+    )
+
+
+def _draw_randomized(rng: np.random.Generator, emb: Embodiment) -> SceneSpec:
+    """The domain-randomised draw: same structure as the default, every range wider."""
+    table_z = float(rng.uniform(0.66, 0.84))
+    # the work area (WORK_X, WORK_ABS_Y) stays on every table drawn
+    table_center = (float(rng.uniform(0.55, 0.62)), float(rng.uniform(-0.04, 0.04)))
+    table_half = (float(rng.uniform(0.27, 0.40)), float(rng.uniform(0.42, 0.70)))
+    table_texture = _draw_wide_texture(rng)
+    floor_texture = _draw_wide_texture(rng)
+    sky = (tuple(map(float, rng.uniform(0.2, 1.0, 3))), tuple(map(float, rng.uniform(0.0, 0.4, 3))))
+    lights = _draw_wide_lights(rng)
+
+    n_objects = int(rng.integers(2, 7))
+    colours = [str(c) for c in rng.choice(list(PALETTE), size=n_objects, replace=False)]
+    max_grasp = emb.max_opening - 0.015
+    objects = [_draw_wide_object(rng, i, colours[i], max_grasp) for i in range(n_objects)]
+    taken: list[tuple[float, float, float]] = []
+    placed = []
+    for i, obj in enumerate(objects):
+        side = 1.0 if i == 0 else -1.0 if i == 1 else 0.0
+        try:
+            x, y = _free_spot(rng, obj.footprint, side, taken)
+        except RuntimeError:
+            if i < 2:
+                raise
+            continue  # a crowded table: this extra object is left out
+        obj.pos = (x, y, table_z + obj.half_height)
+        taken.append((x, y, obj.footprint))
+        placed.append(obj)
+    for i, obj in enumerate(placed):
+        obj.name = f"obj{i}"
+    objects = placed
+    tasks = _draw_tasks(rng, objects, taken)
+
+    waist = (float(rng.uniform(0.0, 0.2)), float(rng.uniform(0.0, 0.15)))
+    head_rest = (float(rng.uniform(-0.1, 0.1)), float(rng.uniform(0.85, 1.05)))
+    # head camera mount: height (z) and pitch (about the head's y axis) vary most
+    dpos = (float(rng.normal(0, 0.01)), float(rng.normal(0, 0.01)), float(rng.uniform(-0.04, 0.06)))
+    drot = (float(rng.normal(0, 0.02)), float(rng.uniform(-0.12, 0.12)), float(rng.normal(0, 0.02)))
+    lo, hi = emb.hand_tilt_range
+    tilt = float(rng.uniform(lo - 0.08, hi + 0.08))
+    hand_cam_pos = tuple(float(c + rng.uniform(-0.01, 0.01)) for c in emb.hand_camera_pos)
+    head_fovy = float(rng.uniform(50.0, 72.0))
+    hand_fovy = float(rng.uniform(emb.hand_fovy_deg - 12.0, emb.hand_fovy_deg + 15.0))
+    return SceneSpec(table_z, table_texture, floor_texture, sky, lights, objects, tasks, waist, head_rest,
+                     (dpos, drot), tilt, embodiment=emb, table_center_xy=table_center, table_half_xy=table_half,
+                     head_fovy=head_fovy, hand_fovy=hand_fovy, hand_cam_pos=hand_cam_pos)
 
 
 def describe(spec: SceneSpec) -> str:
@@ -211,8 +338,18 @@ def _fmt(values) -> str:
 
 
 def _texture_xml(name: str, tex: dict, kind: str = "2d") -> str:
+    marks = ""
+    if "mark" in tex:
+        marks = f' mark="{tex["mark"]}" markrgb="{_fmt(tex["markrgb"])}"'
+        if "random" in tex:
+            marks += f' random="{_fmt(tex["random"])}"'
     return (f'<texture name="{name}" type="{kind}" builtin="{tex["builtin"]}" rgb1="{_fmt(tex["rgb1"])}" '
-            f'rgb2="{_fmt(tex["rgb2"])}" width="256" height="256"/>')
+            f'rgb2="{_fmt(tex["rgb2"])}"{marks} width="256" height="256"/>')
+
+
+def _light_rgb(diffuse) -> list[float]:
+    """A light's diffuse colour: one intensity (grey light) or an RGB triple."""
+    return [diffuse] * 3 if np.isscalar(diffuse) else list(diffuse)
 
 
 def _object_xml(obj: ObjectSpec) -> str:
@@ -234,8 +371,8 @@ VIEW_CAMERA = "view"
 
 def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
     """The whole model as an MJCF string. Collisions are off everywhere: the episode is kinematic."""
-    tx, ty = TABLE_CENTER_XY
-    hx, hy = TABLE_HALF_XY
+    tx, ty = spec.table_center_xy
+    hx, hy = spec.table_half_xy
     top = spec.table_z
     legs = "".join(
         f'<geom type="box" size="0.025 0.025 {_fmt((top - TABLE_THICKNESS) / 2)}" '
@@ -256,7 +393,7 @@ def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
         assets.append(f'<material name="{obj.name}_mat" texture="{obj.name}_tex" specular="0.2"/>')
     lights = "".join(
         f'<light pos="{_fmt(light["pos"])}" dir="{_fmt(light["dir"])}" directional="true" '
-        f'diffuse="{_fmt([light["diffuse"]] * 3)}" castshadow="{str(light["castshadow"]).lower()}"/>'
+        f'diffuse="{_fmt(_light_rgb(light["diffuse"]))}" castshadow="{str(light["castshadow"]).lower()}"/>'
         for light in spec.lights
     )
     return f"""<mujoco model="embodied_rerender_sample">
@@ -284,7 +421,8 @@ def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
       {legs}
     </body>
     {"".join(_object_xml(o) for o in spec.objects)}
-    {robot_xml(spec.head_cam_jitter, spec.hand_cam_tilt)}
+    {robot_xml(spec.head_cam_jitter, spec.hand_cam_tilt, spec.embodiment, spec.head_fovy, spec.hand_fovy,
+               spec.hand_cam_pos)}
     <camera name="{VIEW_CAMERA}" pos="0 0 1" mode="fixed"/>
   </worldbody>
 </mujoco>

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
+from .embodiment import DEFAULT_EMBODIMENT
 from .episode import SampleEpisode
 from .write import EPISODE_ID_BASE, MANIFEST
 
 
 def sample_config(root: str | Path) -> dict:
-    """`{"seed", "frames", "width", "height"}` of a dataset written by `write_sample_dataset`."""
+    """`{"seed", "frames", "width", "height"}` (plus "randomize", "embodiment" where not the default) of a
+    dataset written by `write_sample_dataset`."""
     path = Path(root) / MANIFEST
     if not path.is_file():
         raise FileNotFoundError(f"{root} is not a sample dataset (no {MANIFEST}); ground truth can only be "
@@ -38,7 +40,8 @@ def render_trajectories(root: str | Path, episode_id: int, trajectories: dict[st
     cfg = sample_config(root)
     index = int(episode_id) - EPISODE_ID_BASE
     out = {}
-    with SampleEpisode(cfg["seed"], index, cfg["frames"], cfg["width"], cfg["height"]) as ep:
+    with SampleEpisode(cfg["seed"], index, cfg["frames"], cfg["width"], cfg["height"], cfg.get("randomize", False),
+                       cfg.get("embodiment", DEFAULT_EMBODIMENT)) as ep:
         for name, (c2w, K) in trajectories.items():
             if len(c2w) != ep.frames:
                 raise ValueError(f"trajectory {name} has {len(c2w)} poses, episode {episode_id} has {ep.frames} frames")

@@ -41,7 +41,8 @@ from ..video import available_encoder, write_video
 from .cameras import body_to_camera
 from .episode import FPS, SampleEpisode
 from .robot import CAMERAS, FISHEYE_CAMERAS
-from .scene import MARKER_RADIUS, MAX_OPENING, describe
+from .embodiment import DEFAULT_EMBODIMENT, get_embodiment
+from .scene import MARKER_RADIUS, describe
 
 DEFAULT_TASK_ID = 1001
 EPISODE_ID_BASE = 900000
@@ -156,7 +157,7 @@ def proprio_datasets(ep: SampleEpisode) -> dict[str, np.ndarray]:
     state gets the dense joint commands back exactly. Every other `index` lists all frames.
     """
     T, plan = ep.frames, ep.plan
-    closure = 1.0 - plan.opening / MAX_OPENING
+    closure = 1.0 - plan.opening / ep.spec.embodiment.max_opening
     target_quat = Rotation.from_matrix(plan.flange_rot.reshape(-1, 3, 3)).as_quat().reshape(T, 2, 4)
     index = np.arange(T, dtype=np.int64)
     joint_cmd = _shift(ep.arm_q)
@@ -223,7 +224,17 @@ def objects_json(ep: SampleEpisode, task_id: int, ep_id: int) -> dict:
         "table_z": ep.spec.table_z,
         "quaternion_order": "xyzw",
         "objects": objects,
+        **_scene_extras(ep),
     }
+
+
+def _scene_extras(ep: SampleEpisode) -> dict:
+    """The robot design and table footprint, written only where they differ from the default draw (so
+    default datasets keep their bytes)."""
+    if not ep.randomize and ep.embodiment.name == DEFAULT_EMBODIMENT:
+        return {}
+    return {"embodiment": ep.embodiment.name, "randomize": ep.randomize,
+            "table_center_xy": list(ep.spec.table_center_xy), "table_half_xy": list(ep.spec.table_half_xy)}
 
 
 def write_episode(root: Path, ep: SampleEpisode, task_id: int, ep_id: int, tick=lambda: None) -> tuple[dict, str]:
@@ -267,6 +278,18 @@ def _commit(output: Path, tmp: Path, task_id: int, ep_id: int, entry: dict, done
     layout.write_json(output / MANIFEST, {"config": config, "done": sorted(done)})
 
 
+def sample_settings(seed: int, frames: int, width: int, height: int, randomize: bool = False,
+                    embodiment: str = DEFAULT_EMBODIMENT) -> dict:
+    """The manifest's `config`: what determines every episode. `randomize` and `embodiment` appear only when
+    not the default, so datasets written before they existed still match their settings."""
+    config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
+    if randomize:
+        config["randomize"] = True
+    if embodiment != DEFAULT_EMBODIMENT:
+        config["embodiment"] = str(embodiment)
+    return config
+
+
 def write_sample_dataset(
     output: Path,
     episodes: int = 2,
@@ -276,8 +299,13 @@ def write_sample_dataset(
     height: int = 480,
     task_id: int = DEFAULT_TASK_ID,
     progress: bool = True,
+    randomize: bool = False,
+    embodiment: str = DEFAULT_EMBODIMENT,
 ) -> list[tuple[int, int]]:
     """Render `episodes` sample episodes of `frames` frames into `output` in the AgiBot World raw layout.
+
+    `randomize` widens every scene draw (domain randomisation, `scene.draw_scene`); `embodiment` picks the
+    robot design (`embodiment.EMBODIMENTS`). Both are part of the settings a rerun must match.
 
     Episode i has id 900000 + i and is drawn from `seed` and i alone, so the same arguments give the
     same files (videos included where the encoder is deterministic). Episodes already finished in
@@ -287,7 +315,8 @@ def write_sample_dataset(
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
+    get_embodiment(embodiment)  # an unknown name fails before anything is written
+    config = sample_settings(seed, frames, width, height, randomize, embodiment)
     done = _check_manifest(output, config)
     wanted = [(int(task_id), episode_id(i)) for i in range(episodes)]
     todo = [i for i, key in enumerate(wanted) if key not in done]
@@ -300,7 +329,7 @@ def write_sample_dataset(
             for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
                 shutil.rmtree(output / rel, ignore_errors=True)
             try:
-                with SampleEpisode(seed, i, frames, width, height) as ep:
+                with SampleEpisode(seed, i, frames, width, height, randomize, embodiment) as ep:
                     entry, encoder = write_episode(tmp, ep, task_id, ep_id, tick=lambda: bar.update(1))
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
