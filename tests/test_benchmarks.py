@@ -25,6 +25,7 @@ SMALL = {
     "convert.py": ["--small"],
     "demo.py": ["--small"],
     "retrieval.py": ["--small"],
+    "sample_timing.py": ["--small", "--configs", "wide_jaw"],
     "stream.py": ["--small", "--device", "cpu"],
 }
 
