@@ -276,11 +276,13 @@ def write_sample_dataset(
     height: int = 480,
     task_id: int = DEFAULT_TASK_ID,
     progress: bool = True,
+    scene: str = "full",
 ) -> list[tuple[int, int]]:
     """Render `episodes` sample episodes of `frames` frames into `output` in the AgiBot World raw layout.
 
     Episode i has id 900000 + i and is drawn from `seed` and i alone, so the same arguments give the
-    same files (videos included where the encoder is deterministic). Episodes already finished in
+    same files (videos included where the encoder is deterministic). `scene` "task": the benchmark's
+    variant of each scene (see `SampleEpisode`). Episodes already finished in
     `output` are kept. Returns the `(task_id, episode_id)` pairs of all requested episodes.
     """
     from tqdm import tqdm
@@ -288,6 +290,8 @@ def write_sample_dataset(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
+    if scene != "full":  # kept out of the default config so existing outputs still resume
+        config["scene"] = scene
     done = _check_manifest(output, config)
     wanted = [(int(task_id), episode_id(i)) for i in range(episodes)]
     todo = [i for i, key in enumerate(wanted) if key not in done]
@@ -300,7 +304,7 @@ def write_sample_dataset(
             for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
                 shutil.rmtree(output / rel, ignore_errors=True)
             try:
-                with SampleEpisode(seed, i, frames, width, height) as ep:
+                with SampleEpisode(seed, i, frames, width, height, scene) as ep:
                     entry, encoder = write_episode(tmp, ep, task_id, ep_id, tick=lambda: bar.update(1))
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
