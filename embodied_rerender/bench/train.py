@@ -127,17 +127,33 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
                     replaced += 1
         if config.crop_colour:
             images = {cam: crop_colour(x, generator) for cam, x in images.items()}
-        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx]), targets[idx])
+        progress = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy_config.horizon
+        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx], progress), targets[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if progress and (step % 100 == 0 or step == config.steps - 1):
             print(f"  step {step}: loss {losses[-1]:.4f}", flush=True)
     policy.save(out / "policy.safetensors")
+    fit = fit_error(policy, frames, generator)
     tail = losses[-max(1, len(losses) // 10):]
     return {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
             "final_loss": round(float(np.mean(tail)), 5), "elapsed_s": round(time.perf_counter() - start, 1),
             "head_replaced_share": round(replaced / (config.steps * config.batch), 4), "frames": n,
-            "views": len(views), "crop_colour": config.crop_colour}
+            "views": len(views), "crop_colour": config.crop_colour, **fit}
+
+
+@torch.no_grad()
+def fit_error(policy: BCPolicy, frames: Frames, generator: torch.Generator, n: int = 256) -> dict:
+    """The overfit check: on `n` training frames (original images), the mean absolute error of the first
+    predicted action against the recorded one: arm joints (rad) and gripper command (0..1)."""
+    policy.eval()
+    idx = torch.randint(0, len(frames.episode), (min(n, len(frames.episode)),), generator=generator)
+    images = {cam: frames.images[cam][idx].float() / 255 for cam in policy.config.cameras}
+    progress = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy.config.horizon
+    pred = policy(images, frames.state[idx], progress)[:, 0] * policy.action_std + policy.action_mean
+    err = (pred - frames.action[idx]).abs()
+    return {"fit_joint_mae_rad": round(float(err[:, :14].mean()), 5),
+            "fit_gripper_mae": round(float(err[:, 14:16].mean()), 5)}
