@@ -127,8 +127,8 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
                     replaced += 1
         if config.crop_colour:
             images = {cam: crop_colour(x, generator) for cam, x in images.items()}
-        progress = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy_config.horizon
-        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx], progress), targets[idx])
+        phase = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy_config.horizon
+        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx], phase), targets[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
