@@ -28,6 +28,11 @@ class PolicyConfig:
     hidden: int = 256
     chunk: int = 8  # actions predicted per inference
     horizon: int = 60  # steps of a demonstration: progress = step / horizon
+    # the state dimensions the policy sees: head yaw/pitch and waist pitch/lift (where the camera and the arm
+    # bases are). The arm joints and grippers are left out: the expert's targets do not depend on them, and
+    # a policy fed them copies them (next joints = current joints + a small step), which drifts once the
+    # rollout leaves the demonstrated states; the arms are seen in the head image instead.
+    state_dims: list[int] = field(default_factory=lambda: [16, 17, 18, 19])
     state_dim: int = STATE_DIM
     action_dim: int = ACTION_DIM
 
@@ -57,7 +62,7 @@ class BCPolicy(nn.Module):
         super().__init__()
         self.config = c = config
         self.encoders = nn.ModuleDict({cam: conv_encoder(c.width) for cam in c.cameras})
-        features = len(c.cameras) * 4 * c.width + c.state_dim + 1
+        features = len(c.cameras) * 4 * c.width + len(c.state_dims) + 1
         self.mlp = nn.Sequential(nn.Linear(features, c.hidden), nn.ReLU(inplace=True), nn.Linear(c.hidden, c.hidden),
                                  nn.ReLU(inplace=True), nn.Linear(c.hidden, c.chunk * c.action_dim))
         for name, dim in (("state", c.state_dim), ("action", c.action_dim)):
@@ -74,7 +79,7 @@ class BCPolicy(nn.Module):
     def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, progress: torch.Tensor) -> torch.Tensor:
         """Normalized action chunk `(B, chunk, 22)`."""
         feats = [self.encoders[cam](images[cam] * 2 - 1) for cam in self.config.cameras]
-        feats.append((state - self.state_mean) / self.state_std)
+        feats.append(((state - self.state_mean) / self.state_std)[:, self.config.state_dims])
         feats.append(progress.view(-1, 1).float() * 2 - 1)
         return self.mlp(torch.cat(feats, dim=1)).view(-1, self.config.chunk, self.config.action_dim)
 

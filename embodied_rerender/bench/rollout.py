@@ -43,7 +43,7 @@ class TemporalEnsemble:
 
 def rollout(env: PickPlaceEnv, policy, seed: int, index: int, offset: np.ndarray, steps: int, execute: int,
             frames: list | None = None) -> dict:
-    """One episode. `execute` 0: a chunk every step, temporally ensembled (`TemporalEnsemble`); else a chunk
+    """One episode of at most `steps` steps, ended at success. `execute` 0: a chunk every step, temporally ensembled (`TemporalEnsemble`); else a chunk
     every `execute` steps, its first `execute` actions run open-loop. `frames`, when given, collects
     `(H, W, 3) uint8` video frames of the observed cameras side by side."""
     obs = env.reset(seed, index, offset)
@@ -58,7 +58,9 @@ def rollout(env: PickPlaceEnv, policy, seed: int, index: int, offset: np.ndarray
                 plan = list(policy.act(obs["images"], obs["state"], step)[:execute])
             action = plan.pop(0)
         obs, success, info = env.step(action)
-    return {"success": bool(success), "placed": info.get("placed", [])}
+        if success:  # the episode ends at success (as robomimic's rollouts do): later steps cannot undo it
+            break
+    return {"success": bool(success), "placed": info.get("placed", []), "steps": step + 1}
 
 
 def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_cm: list[float], steps: int,
