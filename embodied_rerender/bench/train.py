@@ -35,22 +35,32 @@ class Frames:
 
 
 def load_lerobot(root: Path, cameras: list[str]) -> Frames:
-    """Every frame of the LeRobot v3 dataset at `root` (decoded through `LeRobotDataset`)."""
+    """Every frame of the LeRobot v3 dataset at `root`, read through `LeRobotDataset`: the tabular columns from
+    its `hf_dataset`, each episode's video frames decoded in one call of its video query (all of the episode's
+    timestamps at once: one seek and a forward decode, not one seek per frame as `ds[i]` would do)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     ds = LeRobotDataset(f"embodied-rerender/{Path(root).name}", root=root, video_backend="pyav")
+    table = ds.hf_dataset.with_format("numpy")
+    episode = np.asarray(table["episode_index"]).astype(np.int64)
+    frame = np.asarray(table["frame_index"]).astype(np.int64)
+    timestamp = np.asarray(table["timestamp"], dtype=np.float64)
     images = {cam: [] for cam in cameras}
-    state, action, episode, frame = [], [], [], []
-    for i in range(len(ds)):
-        item = ds[i]
+    order = []
+    for ep in np.unique(episode):
+        rows = np.nonzero(episode == ep)[0]
+        rows = rows[np.argsort(frame[rows])]
+        order.append(rows)
+        decoded = ds._query_videos({f"observation.images.{cam}": timestamp[rows].tolist() for cam in cameras}, int(ep))
         for cam in cameras:
-            images[cam].append((item[f"observation.images.{cam}"] * 255).round().to(torch.uint8))
-        state.append(item["observation.state"])
-        action.append(item["action"])
-        episode.append(int(item["episode_index"]))
-        frame.append(int(item["frame_index"]))
-    return Frames({c: torch.stack(v) for c, v in images.items()}, torch.stack(state).float(),
-                  torch.stack(action).float(), np.array(episode), np.array(frame))
+            x = decoded[f"observation.images.{cam}"]
+            if x.shape[0] != len(rows):
+                raise ValueError(f"{root}: episode {ep} camera {cam}: {x.shape[0]} video frames for {len(rows)} rows")
+            images[cam].append((x * 255).round().to(torch.uint8))
+    rows = np.concatenate(order)
+    state = torch.from_numpy(np.asarray(table["observation.state"], dtype=np.float32)[rows])
+    action = torch.from_numpy(np.asarray(table["action"], dtype=np.float32)[rows])
+    return Frames({c: torch.cat(v) for c, v in images.items()}, state, action, episode[rows], frame[rows])
 
 
 def action_chunks(frames: Frames, chunk: int) -> torch.Tensor:
