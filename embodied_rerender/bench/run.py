@@ -113,6 +113,7 @@ def run_bench(options: dict) -> dict:
             results["arms"][arm]["train_scenes"] = evaluate_policy(
                 env, policy, o["seed"], min(o["train_scene_rollouts"], o["demos"]), [0.0], steps, o["execute"],
                 progress=o["progress"])["0"]
+        (out / "results.json").write_text(json.dumps(results, indent=1))  # after every arm: a stopped run keeps its arms
     env.close()
     timings["total_s"] = round(time.perf_counter() - start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))
