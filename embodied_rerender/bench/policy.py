@@ -28,11 +28,9 @@ class PolicyConfig:
     hidden: int = 256
     chunk: int = 8  # actions predicted per inference
     horizon: int = 60  # steps of a demonstration: progress = step / horizon
-    # the state dimensions the policy sees: head yaw/pitch and waist pitch/lift (where the camera and the arm
-    # bases are). The arm joints and grippers are left out: the expert's targets do not depend on them, and
-    # a policy fed them copies them (next joints = current joints + a small step), which drifts once the
-    # rollout leaves the demonstrated states; the arms are seen in the head image instead.
-    state_dims: list[int] = field(default_factory=lambda: [16, 17, 18, 19])
+    # the state entries the policy sees (default all 20). Head + waist only ([16, 17, 18, 19]) avoids copying
+    # the arm joints, but underfit in the 2026-12-02 medium run (docs/results.md, issue 15).
+    state_dims: list[int] = field(default_factory=lambda: list(range(STATE_DIM)))
     state_dim: int = STATE_DIM
     action_dim: int = ACTION_DIM
 

@@ -84,7 +84,7 @@ def run_bench(options: dict) -> dict:
     results = {"config": o, "expert": {"successes": int(expert), "n": o["rollouts"], "rate": expert / o["rollouts"],
                                        "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
     policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"],
-                                 horizon=o["frames"])
+                                 horizon=o["frames"], state_dims=list(o["state_dims"]))
     steps = o["frames"] - 1 + o["extra_steps"]
     for arm in o["arms"]:
         spec = ARMS[arm]
