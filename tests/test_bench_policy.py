@@ -44,6 +44,27 @@ def test_scripted_expert_succeeds(env):
         assert info["placed"] == [True, True]
 
 
+def test_task_scene_keeps_the_draw_and_marks_the_landing_spots():
+    """The benchmark's scene: the full scene's two task objects (same poses, same plan), no distractors, and a
+    landing-spot disc per task, visible from the head camera."""
+    from embodied_rerender.sample.scene import draw_scene, episode_rng, task_scene
+
+    full = draw_scene(episode_rng(3, 1))
+    task = task_scene(full)
+    assert len(task.objects) == 2 and task.target_marks and not any(l["castshadow"] for l in task.lights)
+    for a, b in zip(full.tasks, task.tasks):
+        assert full.objects[a.obj] == task.objects[b.obj] and a.place_xy == b.place_xy
+    e = PickPlaceEnv(SMALL)
+    try:
+        obs = e.reset(3, 1)
+        assert e.model.geom("target0") and e.model.geom("target1")
+        seg = e.episode.render_current("head", ("segmentation",))["segmentation"][..., 0]
+        assert {e.model.geom("target0").id, e.model.geom("target1").id} <= set(np.unique(seg).tolist())
+        assert obs["images"]["head"].shape == (32, 48, 3)
+    finally:
+        e.close()
+
+
 def test_doing_nothing_fails(env):
     obs = env.reset(11, 0)
     hold = np.concatenate([obs["state"][:14], [0, 0], obs["state"][16:20], [0, 0]])

@@ -1,7 +1,9 @@
 """The closed-loop task: the sample scene's two-arm pick-and-place, driven by actions step by step.
 
 `PickPlaceEnv.reset(seed, index)` draws the scene of sample episode `index` of `seed` (the same draw as
-`embodied-rerender sample seed=S`, so demonstrations and evaluation scenes come from one generator),
+`embodied-rerender sample seed=S`, so demonstrations and evaluation scenes come from one generator; by
+default its "task" variant: the two task objects and a disc in each one's colour on its landing spot, so
+what to move where is visible),
 `step(action)` applies one 22-d AgiBot action (joint targets (14) rad, gripper commands (2) in [0, 1] with
 1 = closed, head yaw/pitch (2), waist pitch/lift (2), base velocity (2, ignored: the base is fixed)).
 
@@ -25,7 +27,7 @@ import numpy as np
 from ..sample import SampleEpisode
 from ..sample.cameras import MJ_TO_CV, body_to_camera
 from ..sample.robot import ARM_SIDES, CAMERAS, PALM_DEPTH, TIP_OFFSET
-from ..sample.scene import MAX_OPENING
+from ..sample.scene import MAX_OPENING, TARGET_MARK_RADIUS
 from ..sample.write import GRIPPER_STATE_SCALE
 
 STATE_DIM, ACTION_DIM = 20, 22
@@ -42,8 +44,10 @@ class EnvConfig:
     width: int = 128
     height: int = 96
     frames: int = 60  # length of the scripted plan (and of a demonstration)
+    scene: str = "task"  # the sample scene variant: "task" = task objects + visible landing spots
+    cameras: tuple[str, ...] = CAMERAS  # cameras rendered per observation (the policy's inputs; head always)
     grasp_tolerance: float = 0.03  # m, object centre to the palm-fingertip segment
-    place_tolerance: float = 0.04  # m, object centre to its target spot (xy)
+    place_tolerance: float = TARGET_MARK_RADIUS  # m, object centre to its target spot (xy): on the disc
     lift_height: float = 0.03  # m above its start height that counts as lifted
     head_offset: np.ndarray | None = field(default=None, repr=False)  # (4, 4) in the head camera's OpenCV frame
 
@@ -55,11 +59,29 @@ def _pose(pos, mat) -> np.ndarray:
 
 
 class PickPlaceEnv:
-    """See the module docstring. One MuJoCo model per reset (the scene changes with the seed)."""
+    """See the module docstring. One MuJoCo model per scene (the scene changes with the seed), kept for the
+    next reset of the same scene (`cache` scenes at most): building one runs the sample's IK over the whole
+    plan, which costs far more than a rollout, and evaluation resets every scene once per shift and arm."""
 
-    def __init__(self, config: EnvConfig | None = None):
+    def __init__(self, config: EnvConfig | None = None, cache: int = 64):
         self.config = config or EnvConfig()
         self.episode: SampleEpisode | None = None
+        self.cache = cache
+        self._episodes: dict[tuple[int, int], tuple[SampleEpisode, np.ndarray, np.ndarray]] = {}
+
+    def _scene(self, seed: int, index: int) -> SampleEpisode:
+        """The scene's episode with its head camera back on its mount."""
+        cfg, key = self.config, (int(seed), int(index))
+        if key not in self._episodes:
+            if len(self._episodes) >= self.cache:
+                oldest = next(iter(self._episodes))
+                self._episodes.pop(oldest)[0].close()
+            ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height, scene=cfg.scene)
+            cam = ep.model.cam("head")
+            self._episodes[key] = (ep, cam.pos.copy(), cam.quat.copy())
+        ep, pos, quat = self._episodes[key]
+        ep.model.cam("head").pos[:], ep.model.cam("head").quat[:] = pos, quat
+        return ep
 
     # -- episode ------------------------------------------------------------------------------
     def reset(self, seed: int, index: int = 0, head_offset: np.ndarray | None = None) -> dict:
@@ -67,8 +89,7 @@ class PickPlaceEnv:
         import mujoco
 
         cfg = self.config
-        self.close()
-        self.episode = ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height)
+        self.episode = ep = self._scene(seed, index)
         self.model, self.data, self.spec = ep.model, ep.data, ep.spec
         offset = cfg.head_offset if head_offset is None else head_offset
         if offset is not None:  # a rigid move of the camera on its mount, so it follows the head joints
@@ -215,7 +236,7 @@ class PickPlaceEnv:
     def observe(self) -> dict:
         """The recorded cameras at the current state (see the module docstring) and the state vector."""
         images, depth = {}, {}
-        for camera in CAMERAS:
+        for camera in dict.fromkeys(("head", *self.config.cameras)):
             out = self.episode.render_current(camera, ("rgb", "depth") if camera == "head" else ("rgb",))
             images[camera] = out["rgb"]
             if "depth" in out:
@@ -223,6 +244,7 @@ class PickPlaceEnv:
         return {"images": images, "depth": depth, "state": self.state()}
 
     def close(self) -> None:
-        if self.episode is not None:
-            self.episode.close()
-            self.episode = None
+        for ep, _, _ in self._episodes.values():
+            ep.close()
+        self._episodes.clear()
+        self.episode = None

@@ -1,8 +1,11 @@
 """A small visuomotor behaviour-cloning policy: one conv encoder with spatial-softmax keypoints per camera
 (as in robomimic's visual BC), the proprio state, and an MLP that predicts a chunk of future actions.
 
-Inputs: images camera -> `(B, 3, H, W)` float in [0, 1], state `(B, 20)`. Output: `(B, chunk, 22)` actions in
-normalized units (per-dimension mean / std of the training data, kept in the model's buffers).
+Inputs: images camera -> `(B, 3, H, W)` float in [0, 1], state `(B, 20)`, progress `(B,)` = step / horizon (the
+scripted task is paced by time: without it, the waiting poses before and after a phase look alike). Output:
+`(B, chunk, 22)` actions in normalized units (per-dimension mean / std of the training data, kept in buffers).
+By default the policy sees the head camera only, so its success depends on that view (what the benchmark
+measures); the wrist cameras can be added through `cameras`.
 Weights: safetensors + JSON config, never pickle.
 """
 
@@ -20,10 +23,14 @@ from .env import ACTION_DIM, STATE_DIM
 
 @dataclass
 class PolicyConfig:
-    cameras: list[str] = field(default_factory=lambda: ["head", "hand_left", "hand_right"])
+    cameras: list[str] = field(default_factory=lambda: ["head"])
     width: int = 32  # channels of the first conv layer
     hidden: int = 256
     chunk: int = 8  # actions predicted per inference
+    horizon: int = 60  # steps of a demonstration: progress = step / horizon
+    # the state entries the policy sees (default all 20). Head + waist only ([16, 17, 18, 19]) avoids copying
+    # the arm joints, but underfit in the 2026-12-02 medium run (docs/results.md, issue 15).
+    state_dims: list[int] = field(default_factory=lambda: list(range(STATE_DIM)))
     state_dim: int = STATE_DIM
     action_dim: int = ACTION_DIM
 
@@ -53,7 +60,7 @@ class BCPolicy(nn.Module):
         super().__init__()
         self.config = c = config
         self.encoders = nn.ModuleDict({cam: conv_encoder(c.width) for cam in c.cameras})
-        features = len(c.cameras) * 4 * c.width + c.state_dim
+        features = len(c.cameras) * 4 * c.width + len(c.state_dims) + 1
         self.mlp = nn.Sequential(nn.Linear(features, c.hidden), nn.ReLU(inplace=True), nn.Linear(c.hidden, c.hidden),
                                  nn.ReLU(inplace=True), nn.Linear(c.hidden, c.chunk * c.action_dim))
         for name, dim in (("state", c.state_dim), ("action", c.action_dim)):
@@ -67,21 +74,23 @@ class BCPolicy(nn.Module):
             getattr(self, f"{name}_mean").copy_(x.mean(0))
             getattr(self, f"{name}_std").copy_(torch.where(std > 1e-6, std, torch.ones_like(std)))
 
-    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> torch.Tensor:
+    def forward(self, images: dict[str, torch.Tensor], state: torch.Tensor, progress: torch.Tensor) -> torch.Tensor:
         """Normalized action chunk `(B, chunk, 22)`."""
         feats = [self.encoders[cam](images[cam] * 2 - 1) for cam in self.config.cameras]
-        feats.append((state - self.state_mean) / self.state_std)
+        feats.append(((state - self.state_mean) / self.state_std)[:, self.config.state_dims])
+        feats.append(progress.view(-1, 1).float() * 2 - 1)
         return self.mlp(torch.cat(feats, dim=1)).view(-1, self.config.chunk, self.config.action_dim)
 
     def normalize_action(self, action: torch.Tensor) -> torch.Tensor:
         return (action - self.action_mean) / self.action_std
 
     @torch.no_grad()
-    def act(self, images: dict[str, "np.ndarray"], state) -> "np.ndarray":
-        """One observation (camera -> `(H, W, 3) uint8`, state `(20,)`) -> `(chunk, 22)` actions."""
+    def act(self, images: dict[str, "np.ndarray"], state, step: int) -> "np.ndarray":
+        """One observation (camera -> `(H, W, 3) uint8`, state `(20,)`) at `step` -> `(chunk, 22)` actions."""
         self.eval()
         x = {cam: torch.from_numpy(images[cam]).permute(2, 0, 1)[None].float() / 255 for cam in self.config.cameras}
-        out = self(x, torch.as_tensor(state, dtype=torch.float32)[None])[0]
+        progress = torch.tensor([step / self.config.horizon])
+        out = self(x, torch.as_tensor(state, dtype=torch.float32)[None], progress)[0]
         return (out * self.action_std + self.action_mean).numpy()
 
     def save(self, path: Path) -> None:

@@ -27,19 +27,40 @@ def eval_offset(seed: int, rollout: int, shift_cm: float) -> np.ndarray:
     return shift_offset(shift_cm / 100.0, np.random.default_rng([seed, rollout]))
 
 
+class TemporalEnsemble:
+    """ACT's temporal ensembling: a chunk is predicted every step, and the action run at step t is the average
+    of every chunk's prediction for t, weighted exp(-decay * i) with i = 0 for the oldest (ACT's scheme)."""
+
+    def __init__(self, decay: float = 0.01):
+        self.decay, self.chunks = decay, []  # (start step, (chunk, 22) actions)
+
+    def __call__(self, step: int, chunk: np.ndarray) -> np.ndarray:
+        self.chunks = [(s, c) for s, c in self.chunks if step - s < len(c)] + [(step, chunk)]
+        preds = np.stack([c[step - s] for s, c in self.chunks])  # oldest first
+        w = np.exp(-self.decay * np.arange(len(preds)))
+        return (w[:, None] * preds).sum(0) / w.sum()
+
+
 def rollout(env: PickPlaceEnv, policy, seed: int, index: int, offset: np.ndarray, steps: int, execute: int,
             frames: list | None = None) -> dict:
-    """One episode: the policy predicts a chunk every `execute` steps and its first `execute` actions run.
-    `frames`, when given, collects `(H, 3W, 3) uint8` video frames."""
+    """One episode of at most `steps` steps, ended at success. `execute` 0: a chunk every step, temporally ensembled (`TemporalEnsemble`); else a chunk
+    every `execute` steps, its first `execute` actions run open-loop. `frames`, when given, collects
+    `(H, W, 3) uint8` video frames of the observed cameras side by side."""
     obs = env.reset(seed, index, offset)
-    plan, success, info = [], False, {}
-    for _ in range(steps):
+    plan, success, info, ensemble = [], False, {}, TemporalEnsemble()
+    for step in range(steps):
         if frames is not None:
-            frames.append(np.concatenate([obs["images"][c] for c in ("head", "hand_left", "hand_right")], axis=1))
-        if not plan:
-            plan = list(policy.act(obs["images"], obs["state"])[:execute])
-        obs, success, info = env.step(plan.pop(0))
-    return {"success": bool(success), "placed": info.get("placed", [])}
+            frames.append(np.concatenate(list(obs["images"].values()), axis=1))
+        if execute <= 0:
+            action = ensemble(step, policy.act(obs["images"], obs["state"], step))
+        else:
+            if not plan:
+                plan = list(policy.act(obs["images"], obs["state"], step)[:execute])
+            action = plan.pop(0)
+        obs, success, info = env.step(action)
+        if success:  # the episode ends at success (as robomimic's rollouts do): later steps cannot undo it
+            break
+    return {"success": bool(success), "placed": info.get("placed", []), "steps": step + 1}
 
 
 def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_cm: list[float], steps: int,

@@ -18,6 +18,8 @@ import json
 import time
 from pathlib import Path
 
+import torch
+
 ARMS = {"a": {"crop_colour": False, "generator": None, "label": "original"},
         "b": {"crop_colour": True, "generator": None, "label": "+ crop/colour"},
         "c": {"crop_colour": True, "generator": "warp", "label": "+ crop/colour + warp views"},
@@ -58,7 +60,11 @@ def run_bench(options: dict) -> dict:
     say(f"bench-policy: {o['demos']} demonstrations ({o['frames']} frames, {o['width']}x{o['height']})", flush=True)
     raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"])
     lap("demos_s", t0)
-    cameras = ["head", "hand_left", "hand_right"]
+    cameras = list(o["policy_cameras"])
+    if "head" not in cameras:
+        raise ValueError(f"policy_cameras must include head (the camera the benchmark moves), got {cameras}")
+    if o["threads"]:
+        torch.set_num_threads(int(o["threads"]))
     frames = load_lerobot(demos, cameras)
 
     views = {}
@@ -69,14 +75,16 @@ def run_bench(options: dict) -> dict:
         views[gen] = [load_lerobot(p, ["head"]) for p in paths]
         lap(f"views_{gen}_s", t0)
 
-    env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"]))
+    env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], cameras=tuple(cameras),
+                                 grasp_tolerance=o["grasp_tolerance"], place_tolerance=o["place_tolerance"]))
     t0 = time.perf_counter()
     expert = sum(run_expert(env, o["eval_seed"], i)[0] for i in range(o["rollouts"]))
     lap("expert_s", t0)
     lo, hi = wilson(expert, o["rollouts"])
     results = {"config": o, "expert": {"successes": int(expert), "n": o["rollouts"], "rate": expert / o["rollouts"],
                                        "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
-    policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"])
+    policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"],
+                                 horizon=o["frames"], state_dims=list(o["state_dims"]))
     steps = o["frames"] - 1 + o["extra_steps"]
     for arm in o["arms"]:
         spec = ARMS[arm]
@@ -100,6 +108,12 @@ def run_bench(options: dict) -> dict:
         lap(f"eval_{arm}_s", t0)
         results["arms"][arm] = {"label": spec["label"], "generator": spec["generator"],
                                 "crop_colour": spec["crop_colour"], "train": summary, "shifts": shifts}
+        if o["train_scene_rollouts"]:  # the overfit check, closed loop: demonstration scenes, no shift
+            say(f"bench-policy: arm {arm}: {o['train_scene_rollouts']} rollouts on demonstration scenes", flush=True)
+            results["arms"][arm]["train_scenes"] = evaluate_policy(
+                env, policy, o["seed"], min(o["train_scene_rollouts"], o["demos"]), [0.0], steps, o["execute"],
+                progress=o["progress"])["0"]
+        (out / "results.json").write_text(json.dumps(results, indent=1))  # after every arm: a stopped run keeps its arms
     env.close()
     timings["total_s"] = round(time.perf_counter() - start, 1)
     (out / "results.json").write_text(json.dumps(results, indent=1))

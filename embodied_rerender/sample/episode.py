@@ -17,7 +17,7 @@ from .ik import ArmIK
 from .motion import MotionPlan, plan_motion
 from .robot import ARM_REST, ARM_SIDES, CAMERAS, arm_joint_names, finger_joint_names
 from .embodiment import DEFAULT_EMBODIMENT, get_embodiment
-from .scene import VIEW_CAMERA, SceneSpec, build_mjcf, draw_scene, episode_rng
+from .scene import VIEW_CAMERA, SceneSpec, build_mjcf, episode_rng, make_scene
 
 FPS = 30.0
 
@@ -45,7 +45,8 @@ def wxyz_to_xyzw(q: np.ndarray) -> np.ndarray:
 class SampleEpisode:
     """Episode `index` of the sample dataset drawn from `seed`, `frames` long, rendered at `width` x `height`,
     with the default or the domain-randomised scene draw (`randomize`) and robot design `embodiment`
-    (a name in `embodiment.EMBODIMENTS`).
+    (a name in `embodiment.EMBODIMENTS`); `scene` "task" is the benchmark's variant (`scene.task_scene`: task
+    objects and landing spots only).
 
     After construction these hold the whole rollout (T = frames):
     `qpos` `(T, nq)`, `arm_q` `(T, 14)`, `flange_pos` `(T, 2, 3)`, `flange_quat` `(T, 2, 4)` xyzw,
@@ -53,11 +54,11 @@ class SampleEpisode:
     """
 
     def __init__(self, seed: int, index: int, frames: int = 60, width: int = 640, height: int = 480,
-                 randomize: bool = False, embodiment: str = DEFAULT_EMBODIMENT):
+                 randomize: bool = False, embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full"):
         self.seed, self.index, self.frames = int(seed), int(index), int(frames)
         self.width, self.height = int(width), int(height)
         self.randomize, self.embodiment = bool(randomize), get_embodiment(embodiment)
-        self.spec: SceneSpec = draw_scene(episode_rng(seed, index), self.randomize, self.embodiment)
+        self.spec: SceneSpec = make_scene(episode_rng(seed, index), scene, self.randomize, self.embodiment)
         self.model = mujoco.MjModel.from_xml_string(build_mjcf(self.spec, self.width, self.height))
         self.data = mujoco.MjData(self.model)
         self.plan: MotionPlan = plan_motion(self.spec, self.frames)

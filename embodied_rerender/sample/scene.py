@@ -12,6 +12,7 @@ frame: origin on the floor under the robot, x forward, y left, z up.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -118,6 +119,7 @@ class SceneSpec:
     head_fovy: float = HEAD_FOVY_DEG  # deg
     hand_fovy: float | None = None  # deg; None = the embodiment's
     hand_cam_pos: tuple[float, float, float] | None = None  # in the flange frame (m); None = the embodiment's
+    target_marks: bool = False  # a flat disc in each task object's colour on its landing spot (the "task" scene)
 
 
 def episode_rng(seed: int, episode_index: int) -> np.random.Generator:
@@ -325,6 +327,32 @@ def _draw_randomized(rng: np.random.Generator, emb: Embodiment) -> SceneSpec:
                      head_fovy=head_fovy, hand_fovy=hand_fovy, hand_cam_pos=hand_cam_pos)
 
 
+SCENES = ("full", "task")
+TARGET_MARK_RADIUS = 0.04  # m, the landing-spot disc of the "task" scene
+
+
+def task_scene(spec: SceneSpec) -> SceneSpec:
+    """The closed-loop benchmark's variant of a drawn scene: only the two task objects (no distractors) and a
+    visible landing spot for each, so a policy that sees the head camera can know what to move where; no shadows
+    (a software renderer draws a 2048 px shadow map per frame, which would dominate closed-loop rollouts). The
+    draw itself is unchanged (same seed contract); object names keep their indices of the full scene."""
+    keep = sorted({t.obj for t in spec.tasks})
+    index = {old: new for new, old in enumerate(keep)}
+    tasks = [PickPlace(t.arm, index[t.obj], t.place_xy, t.turn) for t in spec.tasks]
+    lights = [{**light, "castshadow": False} for light in spec.lights]
+    return dataclasses.replace(spec, objects=[spec.objects[i] for i in keep], tasks=tasks, lights=lights,
+                               target_marks=True)
+
+
+def make_scene(rng: np.random.Generator, scene: str = "full", randomize: bool = False,
+               embodiment: Embodiment = AGIBOT_G1) -> SceneSpec:
+    """`draw_scene`, then the `scene` variant: "full" (the sample) or "task" (`task_scene`)."""
+    if scene not in SCENES:
+        raise ValueError(f"unknown scene {scene!r}; choose from {', '.join(SCENES)}")
+    spec = draw_scene(rng, randomize, embodiment)
+    return task_scene(spec) if scene == "task" else spec
+
+
 def describe(spec: SceneSpec) -> str:
     """`init_scene_text`: a sentence naming what is on the table."""
     names = [("an " if o.label[0] in "aeiou" else "a ") + o.label for o in spec.objects]
@@ -391,6 +419,10 @@ def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
         assets.append(f'<texture name="{obj.name}_tex" type="cube" builtin="{obj.texture}" rgb1="{_fmt(obj.rgb)}" '
                       f'rgb2="{_fmt(dark)}" width="64" height="64"/>')
         assets.append(f'<material name="{obj.name}_mat" texture="{obj.name}_tex" specular="0.2"/>')
+    marks = "".join(
+        f'<geom name="target{i}" type="cylinder" size="{TARGET_MARK_RADIUS} 0.001" '
+        f'pos="{_fmt((*t.place_xy, top + 0.001))}" rgba="{_fmt(spec.objects[t.obj].rgb)} 1"/>'
+        for i, t in enumerate(spec.tasks)) if spec.target_marks else ""
     lights = "".join(
         f'<light pos="{_fmt(light["pos"])}" dir="{_fmt(light["dir"])}" directional="true" '
         f'diffuse="{_fmt(_light_rgb(light["diffuse"]))}" castshadow="{str(light["castshadow"]).lower()}"/>'
@@ -419,6 +451,7 @@ def build_mjcf(spec: SceneSpec, width: int = 640, height: int = 480) -> str:
     <body name="table" pos="0 0 0">
       <geom name="table_top" type="box" size="{_fmt((hx, hy, TABLE_THICKNESS / 2))}" pos="{_fmt((tx, ty, top - TABLE_THICKNESS / 2))}" material="table_mat"/>
       {legs}
+      {marks}
     </body>
     {"".join(_object_xml(o) for o in spec.objects)}
     {robot_xml(spec.head_cam_jitter, spec.hand_cam_tilt, spec.embodiment, spec.head_fovy, spec.hand_fovy,

@@ -18,7 +18,7 @@ from .write import EPISODE_ID_BASE, MANIFEST
 
 
 def sample_config(root: str | Path) -> dict:
-    """`{"seed", "frames", "width", "height"}` (plus "randomize", "embodiment" where not the default) of a
+    """`{"seed", "frames", "width", "height"}` (plus "randomize", "embodiment", "scene" where not the default) of a
     dataset written by `write_sample_dataset`."""
     path = Path(root) / MANIFEST
     if not path.is_file():
@@ -41,7 +41,7 @@ def render_trajectories(root: str | Path, episode_id: int, trajectories: dict[st
     index = int(episode_id) - EPISODE_ID_BASE
     out = {}
     with SampleEpisode(cfg["seed"], index, cfg["frames"], cfg["width"], cfg["height"], cfg.get("randomize", False),
-                       cfg.get("embodiment", DEFAULT_EMBODIMENT)) as ep:
+                       cfg.get("embodiment", DEFAULT_EMBODIMENT), cfg.get("scene", "full")) as ep:
         for name, (c2w, K) in trajectories.items():
             if len(c2w) != ep.frames:
                 raise ValueError(f"trajectory {name} has {len(c2w)} poses, episode {episode_id} has {ep.frames} frames")

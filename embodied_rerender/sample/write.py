@@ -279,10 +279,12 @@ def _commit(output: Path, tmp: Path, task_id: int, ep_id: int, entry: dict, done
 
 
 def sample_settings(seed: int, frames: int, width: int, height: int, randomize: bool = False,
-                    embodiment: str = DEFAULT_EMBODIMENT) -> dict:
-    """The manifest's `config`: what determines every episode. `randomize` and `embodiment` appear only when
-    not the default, so datasets written before they existed still match their settings."""
+                    embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full") -> dict:
+    """The manifest's `config`: what determines every episode. `randomize`, `embodiment` and `scene` appear only
+    when not the default, so datasets written before they existed still match their settings."""
     config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
+    if scene != "full":
+        config["scene"] = scene
     if randomize:
         config["randomize"] = True
     if embodiment != DEFAULT_EMBODIMENT:
@@ -301,6 +303,7 @@ def write_sample_dataset(
     progress: bool = True,
     randomize: bool = False,
     embodiment: str = DEFAULT_EMBODIMENT,
+    scene: str = "full",
 ) -> list[tuple[int, int]]:
     """Render `episodes` sample episodes of `frames` frames into `output` in the AgiBot World raw layout.
 
@@ -308,7 +311,8 @@ def write_sample_dataset(
     robot design (`embodiment.EMBODIMENTS`). Both are part of the settings a rerun must match.
 
     Episode i has id 900000 + i and is drawn from `seed` and i alone, so the same arguments give the
-    same files (videos included where the encoder is deterministic). Episodes already finished in
+    same files (videos included where the encoder is deterministic). `scene` "task": the benchmark's
+    variant of each scene (see `SampleEpisode`). Episodes already finished in
     `output` are kept. Returns the `(task_id, episode_id)` pairs of all requested episodes.
     """
     from tqdm import tqdm
@@ -316,7 +320,7 @@ def write_sample_dataset(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     get_embodiment(embodiment)  # an unknown name fails before anything is written
-    config = sample_settings(seed, frames, width, height, randomize, embodiment)
+    config = sample_settings(seed, frames, width, height, randomize, embodiment, scene)
     done = _check_manifest(output, config)
     wanted = [(int(task_id), episode_id(i)) for i in range(episodes)]
     todo = [i for i, key in enumerate(wanted) if key not in done]
@@ -329,7 +333,7 @@ def write_sample_dataset(
             for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
                 shutil.rmtree(output / rel, ignore_errors=True)
             try:
-                with SampleEpisode(seed, i, frames, width, height, randomize, embodiment) as ep:
+                with SampleEpisode(seed, i, frames, width, height, randomize, embodiment, scene) as ep:
                     entry, encoder = write_episode(tmp, ep, task_id, ep_id, tick=lambda: bar.update(1))
             except BaseException:
                 shutil.rmtree(tmp, ignore_errors=True)
