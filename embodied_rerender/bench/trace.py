@@ -1,7 +1,7 @@
 """Per-step trace of a trained bench-policy policy against the scripted expert on one scene (the overfit
 check of issue 15): joint error of the executed action (rad, max over joints), gripper commands, held objects.
 
-    MUJOCO_GL=osmesa python benchmarks/bench_policy_trace.py RUN/arms/a/policy.safetensors --seed 0 --index 0 \
+    MUJOCO_GL=osmesa python -m embodied_rerender.bench.trace RUN/arms/a/policy.safetensors --seed 0 --index 0 \
         --frames 60 --width 64 --height 48
 
 Prints one JSON line per step and a final line with the tasks placed.
