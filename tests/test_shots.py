@@ -1,4 +1,4 @@
-"""Multi-shot held-out scoring (train.shots): 12 targets per sample episode with MuJoCo-rendered ground truth,
+"""Multi-shot held-out scoring (evaluation.shots): 12 targets per sample episode with MuJoCo-rendered ground truth,
 synthesized in order through one memory bank, summarized at 3/6/9/12 shots with view synchronization."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ pytest.importorskip("mujoco")
 
 from embodied_rerender.generate import WarpSynthesizer  # noqa: E402
 from embodied_rerender.sample import write_sample_dataset  # noqa: E402
-from embodied_rerender.train.shots import SHOT_COUNTS, evaluate, load_shots, pack_shots, summarize  # noqa: E402
+from embodied_rerender.evaluation.shots import SHOT_COUNTS, evaluate, load_shots, pack_shots, summarize  # noqa: E402
 
 
 @pytest.fixture(scope="module")
