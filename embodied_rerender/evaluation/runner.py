@@ -90,8 +90,8 @@ def trim(episode: Episode, frames: int | None) -> Episode:
     if frames and episode.num_frames > frames:
         for name, cam in list(episode.cameras.items()):
             depth = ArrayFrames(cam.read_depth(slice(0, frames))) if cam.depth is not None else None
-            episode.cameras[name] = CameraStream(name, ArrayFrames(cam[:frames]), cam.trajectory.subset(range(frames)),
-                                                 depth)
+            poses = cam.trajectory.subset(range(frames)) if cam.trajectory is not None else None  # (fisheyes: none)
+            episode.cameras[name] = CameraStream(name, ArrayFrames(cam[:frames]), poses, depth)
     return episode
 
 
