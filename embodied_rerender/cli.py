@@ -56,7 +56,7 @@ def load_config(verb: str, overrides: list[str]) -> DictConfig:
     for key, value in paths.items():
         if key not in cfg.keys():  # (`in` is False for a key still ???)
             raise SystemExit(f"embodied-rerender {verb}: unknown key {key}= (see embodied-rerender {verb} --help)")
-        if OmegaConf.is_config(cfg[key]):  # an option group of this verb (augment's hybrid:), not a path
+        if not OmegaConf.is_missing(cfg, key) and OmegaConf.is_config(cfg[key]):  # a group (augment hybrid:)
             raise SystemExit(f"embodied-rerender {verb}: {key}= is a group of options; set {key}.OPTION=... instead")
         cfg[key] = value.replace("${", "\\${")  # a literal path, never an interpolation
     missing = sorted(OmegaConf.missing_keys(cfg))
