@@ -20,17 +20,25 @@ def _dataset(cfg: dict) -> tuple[dict, str, int]:
     return report, "\n".join(lines), 2 if report["skipped"] else 0
 
 
-def _table(module: str):
-    def run(cfg: dict) -> tuple[dict, str, int]:
-        from importlib import import_module
+def _heldout(cfg: dict) -> tuple[dict, str, int]:
+    from .heldout import run_table
 
-        report, text = import_module(f".{module}", __package__).run_table(cfg)
-        return report, text, 0
-
-    return run
+    return (*run_table(cfg), 0)
 
 
-TABLES = {"dataset": _dataset, "heldout": _table("heldout"), "shots": _table("shots"), "stream": _table("stream")}
+def _shots(cfg: dict) -> tuple[dict, str, int]:
+    from .shots import run_table
+
+    return (*run_table(cfg), 0)
+
+
+def _stream(cfg: dict) -> tuple[dict, str, int]:
+    from .stream import run_table
+
+    return (*run_table(cfg), 0)
+
+
+TABLES = {"dataset": _dataset, "heldout": _heldout, "shots": _shots, "stream": _stream}
 
 
 def run_eval(cfg: dict) -> int:
