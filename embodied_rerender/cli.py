@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         return 1
     if any(a in ("-h", "--help") for a in overrides):
-        print(f"embodied-rerender {verb}: {VERBS[verb]}\n\n{(CONFIG_DIR / f'{verb}.yaml').read_text()}")
+        groups = sorted((CONFIG_DIR / "table").glob("*.yaml")) if verb == "eval" else []  # eval's per-table keys
+        text = "\n".join([(CONFIG_DIR / f"{verb}.yaml").read_text()] + [p.read_text() for p in groups])
+        print(f"embodied-rerender {verb}: {VERBS[verb]}\n\n{text}")
         return 0
     try:
         cfg = load_config(verb, overrides)
