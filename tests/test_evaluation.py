@@ -135,8 +135,15 @@ def test_eval_verb_stream_table_goes_through_the_loop(sample, tmp_path, spy):
 def test_train_validation_goes_through_the_loop(sample, tmp_path, spy):
     from embodied_rerender.train.data import pack_eval
 
+    from embodied_rerender.models.checkpoint import save_model
+    from embodied_rerender.models.dit import DiTConfig, VideoDiT
+    from embodied_rerender.models.flow import FlowConfig
+
+    torch.manual_seed(0)  # a tiny hybrid model: the loop, not the model's quality, is under test
+    save_model(tmp_path / "hybrid", VideoDiT(DiTConfig(height=12, width=16, frames=4, patch=4, patch_t=2, dim=32,
+                                                       depth=2, heads=2, cam_dim=8)), FlowConfig(steps=2))
     shards = pack_eval(sample, tmp_path / "eval", progress=False)
-    report = validation.validate(shards, "weights/hybrid_ref.safetensors", "hybrid", k=1)
+    report = validation.validate(shards, tmp_path / "hybrid.safetensors", "hybrid", k=1)
     cams = {r["camera"] for r in report["rows"]}
     assert cams == {"hand_left", "hand_right"} and len(spy) == 2 * len(cams)
     assert report["summary"]["warp"]["psnr"] is not None and report["summary"]["model_minus_warp_psnr"] is not None
