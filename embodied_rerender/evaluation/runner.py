@@ -94,13 +94,3 @@ def trim(episode: Episode, frames: int | None) -> Episode:
             episode.cameras[name] = CameraStream(name, ArrayFrames(cam[:frames]), poses, depth)
     return episode
 
-
-def summarize_by(rows: list[dict], group: str, keys: tuple[str, ...]) -> dict[str, dict]:
-    """Mean of each of `keys` over the rows sharing `row[group]`, in first-seen order."""
-    from .scoring import mean
-
-    out = {}
-    for value in dict.fromkeys(r[group] for r in rows):
-        mine = [r for r in rows if r[group] == value]
-        out[value] = {"n": len(mine), **{k: mean([r.get(k) for r in mine]) for k in keys}}
-    return out
