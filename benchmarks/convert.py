@@ -166,7 +166,10 @@ def main() -> None:
     parser.add_argument("--read-repeat", type=int, default=3,
                         help="times each read measurement (a few seconds) is run; the median is reported")
     parser.add_argument("--workdir", type=Path, help="where outputs go (default: a temporary directory, removed after)")
+    parser.add_argument("--small", action="store_true", help="1 episode, 17 frames (the sample minimum), 64x48, one read (smoke check)")
     args = parser.parse_args()
+    if args.small:
+        args.episodes, args.frames, args.width, args.height, args.repeat, args.read_repeat = 1, 17, 64, 48, 1, 1
 
     import datasets
     import lerobot.datasets.lerobot_dataset  # noqa: F401 - imports are not part of any timing

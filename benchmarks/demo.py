@@ -72,7 +72,12 @@ def main() -> None:
     parser.add_argument("--convert-repeat", type=int, default=3, help="convert runs (the median is reported)")
     parser.add_argument("--workdir", type=Path, help="where outputs go (default: a temporary directory, removed after)")
     parser.add_argument("overrides", nargs="*", help="demo key=value overrides (episodes, frames, seed, width, height)")
+    parser.add_argument("--small", action="store_true",
+                        help="1 episode, 17 frames at 64x48, one convert (smoke check; overrides come after)")
     args = parser.parse_args()
+    if args.small:
+        args.convert_repeat = 1
+        args.overrides = ["episodes=1", "frames=17", "width=64", "height=48", *args.overrides]
     if args.workdir is not None:
         args.workdir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(dir=args.workdir))

@@ -63,7 +63,10 @@ def main() -> None:
     p.add_argument("--writer", default="zarr")
     p.add_argument("--generator", default="warp")
     p.add_argument("--samples", type=int, default=64)
+    p.add_argument("--small", action="store_true", help="1 episode, 17 frames, 32x24, 1 worker (smoke check)")
     args = p.parse_args()
+    if args.small:
+        args.episodes, args.frames, args.width, args.height, args.workers, args.samples = 1, 17, 32, 24, "1", 16
     workers = [int(w) for w in args.workers.split(",")]
 
     import ray

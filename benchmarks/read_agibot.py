@@ -68,13 +68,17 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=150)
     parser.add_argument("--random", type=int, default=60, help="random frames per camera")
     parser.add_argument("--repeat", type=int, default=3, help="runs per side; the median is reported")
+    parser.add_argument("--small", action="store_true", help="17 frames (the sample minimum) at 64x48, one run (smoke check)")
     args = parser.parse_args()
+    if args.small:
+        args.frames, args.random, args.repeat = 17, 2, 1
     root = args.input
     if root is None:
         from embodied_rerender.sample import write_sample_dataset
 
         root = Path(tempfile.mkdtemp()) / "agibot"
-        write_sample_dataset(root, episodes=1, frames=args.frames, seed=0, progress=False)
+        size = {"width": 64, "height": 48} if args.small else {}
+        write_sample_dataset(root, episodes=1, frames=args.frames, seed=0, progress=False, **size)
     reader = AgiBotReader(root)
     ref = reader.refs()[0]
     episode = reader.read(ref)

@@ -83,7 +83,10 @@ def main() -> None:
     parser.add_argument("--loop-budget-s", type=float, default=60.0,
                         help="longest one timed pass of the per-view loop may take before it is cut to a subset")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--small", action="store_true", help="10 views x 5 frames, one run (smoke check)")
     args = parser.parse_args()
+    if args.small:
+        args.views, args.frames, args.samples, args.repeat, args.warmup = 10, 5, 16, 1, 0
     device = torch.device(args.device)
     N, F, P = args.views, args.frames, args.samples
 

@@ -19,6 +19,12 @@ Figures (one JSON object per line on stdout), each the median of --repeat calls 
                           ratio isolates vectorization from the extra work of magnified splats
 Both against
   forward_splat_reference: a Python loop over the views, one-pixel splats, z-buffer merge between views
+and, for every splat kernel backend available on the device (render/kernels.py `splat`: triton on CUDA,
+numba on CPU, torch everywhere):
+  splat.kernel.<backend>        splat(max_splat=9), also against forward_splat (`ratio_vs_forward_splat`)
+  splat.kernel.<backend>_point  splat(max_splat=1): must be identical to the baseline (`identical_to_baseline`)
+
+--small: 48x64, batch 2, one repeat (a smoke check for the test suite; its figures mean nothing).
 
 `fps` counts target frames (one per batch element). `ratio` is ours / baseline in frames/s (>1 means ours
 is faster). `coverage` is the share of target pixels that received a source pixel.
@@ -74,18 +80,20 @@ def raycast(K: torch.Tensor, c2w: torch.Tensor, H: int, W: int) -> tuple[torch.T
     """Images ``(..., 3, H, W)`` in [0, 1] and z-depth ``(..., H, W)`` of the table-and-boxes scene."""
     from embodied_rerender.geometry.camera import pixel_grid, pixels_to_rays
 
-    uv = pixel_grid(H, W).reshape(H * W, 2)
+    dev = c2w.device
+    K = K.to(dev)
+    uv = pixel_grid(H, W, device=dev).reshape(H * W, 2)
     rays_cam = pixels_to_rays(uv, K)  # (HW, 3), camera z = 1: the ray parameter is z-depth
     d = rays_cam @ c2w[..., :3, :3].transpose(-1, -2)  # (..., HW, 3)
     o = c2w[..., None, :3, 3].expand_as(d)
-    inf = torch.full(d.shape[:-1], float("inf"))
+    inf = torch.full(d.shape[:-1], float("inf"), device=dev)
     dz = d[..., 2]
     t_plane = torch.where(dz < -1e-9, -o[..., 2] / dz.clamp(max=-1e-9), inf)
-    t_best, hit = t_plane, torch.full(d.shape[:-1], -1, dtype=torch.int64)
+    t_best, hit = t_plane, torch.full(d.shape[:-1], -1, dtype=torch.int64, device=dev)
     safe_d = torch.where(d.abs() < 1e-12, torch.full_like(d, 1e-12), d)
     for i, (lo, hi) in enumerate(BOXES):
-        t1 = (torch.tensor(lo) - o) / safe_d
-        t2 = (torch.tensor(hi) - o) / safe_d
+        t1 = (torch.tensor(lo, device=dev) - o) / safe_d
+        t2 = (torch.tensor(hi, device=dev) - o) / safe_d
         t_near = torch.minimum(t1, t2).amax(-1)
         t_far = torch.maximum(t1, t2).amin(-1)
         ok = (t_near <= t_far) & (t_near > 0) & (t_near < t_best)
@@ -96,7 +104,8 @@ def raycast(K: torch.Tensor, c2w: torch.Tensor, H: int, W: int) -> tuple[torch.T
     checker = ((torch.floor(p[..., 0] / 0.03) + torch.floor(p[..., 1] / 0.03)) % 2)
     fine = 0.5 + 0.5 * torch.sin(p[..., 0] * 400.0) * torch.cos(p[..., 1] * 330.0)
     table = torch.stack([0.35 + 0.3 * checker + 0.1 * fine, 0.3 + 0.25 * checker, 0.25 + 0.15 * fine], -1)
-    palette = torch.tensor([[0.8, 0.2, 0.2], [0.2, 0.7, 0.3], [0.2, 0.3, 0.8], [0.9, 0.8, 0.2], [0.7, 0.3, 0.8]])
+    palette = torch.tensor([[0.8, 0.2, 0.2], [0.2, 0.7, 0.3], [0.2, 0.3, 0.8], [0.9, 0.8, 0.2], [0.7, 0.3, 0.8]],
+                           device=dev)
     stripes = 0.75 + 0.25 * torch.sin((p[..., 0] + p[..., 1] + p[..., 2]) * 300.0)
     box = palette[hit.clamp_min(0)] * stripes[..., None]
     colour = torch.where((hit >= 0)[..., None], box, table)
@@ -133,6 +142,7 @@ def magnification(inp: dict) -> dict:
 # -- timing ------------------------------------------------------------------------------------
 def main() -> None:
     from embodied_rerender.render import forward_splat, forward_splat_reference
+    from embodied_rerender.render.kernels import available_backends, splat
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
@@ -143,7 +153,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--max-splat", type=int, default=9, help="forward_splat's max_splat (the warp default)")
+    parser.add_argument("--small", action="store_true", help="tiny sizes, one repeat (smoke check)")
     args = parser.parse_args()
+    if args.small:
+        args.height, args.width, args.batch, args.repeat, args.warmup = 48, 64, 2, 1, 1
     device = torch.device(args.device)
     H, W = args.height, args.width
 
@@ -161,10 +174,15 @@ def main() -> None:
     base_fps = args.batch / base_s
     base_cov = float(base_out.mask.float().mean())
     peak = {}
-    for name, max_splat in (("splat.vectorized", args.max_splat), ("splat.vectorized_point", 1)):
+    runs_list = [("splat.vectorized", forward_splat, args.max_splat), ("splat.vectorized_point", forward_splat, 1)]
+    for backend in available_backends(device):
+        fn = lambda backend=backend, **kw: splat(**kw, backend=backend)  # noqa: E731
+        runs_list += [(f"splat.kernel.{backend}", fn, args.max_splat), (f"splat.kernel.{backend}_point", fn, 1)]
+    vec_s = {}
+    for name, fn, max_splat in runs_list:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
-        s, runs, out = timed_median(lambda: forward_splat(**inp, out_size=size, max_splat=max_splat),
+        s, runs, out = timed_median(lambda: fn(**inp, out_size=size, max_splat=max_splat),
                                     device, args.repeat, args.warmup)
         if device.type == "cuda":
             peak = {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 1e6)}
@@ -173,6 +191,8 @@ def main() -> None:
             extra["identical_to_baseline"] = bool(torch.equal(out.mask, base_out.mask)
                                                   and torch.equal(out.image, base_out.image)
                                                   and torch.equal(out.depth, base_out.depth))
+        vec_s.setdefault(max_splat, s)  # forward_splat runs first for each mode
+        extra["ratio_vs_forward_splat"] = round(vec_s[max_splat] / s, 3)
         print(json.dumps({"figure": name, **common, "max_splat": max_splat, "seconds_per_call": round(s, 4),
                           "runs_s": [round(r, 4) for r in runs], "fps": round(args.batch / s, 2),
                           "coverage": round(float(out.mask.float().mean()), 4), **extra, **peak,

@@ -165,7 +165,7 @@ def main() -> None:
     ap.add_argument("--baseline-steps", type=int, default=16, help="teacher Euler steps (its trained default: 16)")
     ap.add_argument("--checkpoint", default=None)
     ap.add_argument("--out", default=None)
-    ap.add_argument("--tiny", action="store_true")
+    ap.add_argument("--tiny", "--small", action="store_true", help="a CPU smoke check (figures mean nothing)")
     args = ap.parse_args()
     if args.tiny:
         args.frames, args.sizes, args.settings, args.baseline_steps = 12, ["24x32", "48x64"], ["1x2", "2x2"], 2

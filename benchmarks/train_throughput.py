@@ -29,6 +29,7 @@ CPU smoke check (its figures mean nothing).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -82,7 +83,10 @@ def synthetic_batch(cfg, B: int, k: int, device):
 
     tgt = traj(0.04)[None].expand(B, T, 4, 4).contiguous()
     ctx = torch.stack([traj(-0.03 * i) for i in range(k)])[None].expand(B, k, T, 4, 4).contiguous()
+    fields = {f.name for f in dataclasses.fields(Batch)}
+    extra = {"weight": torch.ones(B, 1, T, h, w)} if "weight" in fields else {}  # per-pixel loss weight: all 1
     batch = Batch(
+        **extra,
         target=torch.rand(B, 3, T, h, w, generator=g) * 2 - 1,
         target_K=K.expand(B, 3, 3).contiguous(),
         target_c2w=tgt,
@@ -215,7 +219,7 @@ def main() -> None:
     ap.add_argument("--sample-warmup", type=int, default=1)
     ap.add_argument("--skip", choices=("train", "sample"), action="append", default=[])
     ap.add_argument("--out", default=None, help="also write the JSON lines to this file")
-    ap.add_argument("--tiny", action="store_true", help="tiny sizes for a CPU smoke check")
+    ap.add_argument("--tiny", "--small", action="store_true", help="tiny sizes for a CPU smoke check")
     args = ap.parse_args()
     if args.tiny:
         args.batch, args.contexts, args.repeat, args.warmup = 2, 2, 2, 1

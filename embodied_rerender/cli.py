@@ -119,13 +119,17 @@ def _generator_options(cfg: DictConfig) -> dict:
 
 
 def cmd_augment(cfg: DictConfig) -> int:
-    from .pipeline.augment import AugmentConfig
+    from .pipeline.augment import OUTPUT_MODES, AugmentConfig
     from .pipeline.launch import Job, run_job
 
     targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
-    options = {name: OmegaConf.to_container(cfg[name], resolve=True) for name in ("virtual_wrist", "orbit", "loop")}
+    options = {name: OmegaConf.to_container(cfg[name], resolve=True)
+               for name in ("virtual_wrist", "orbit", "loop", "head_shift")}
+    if cfg.output_mode not in OUTPUT_MODES:
+        raise DatasetError(f"unknown output_mode={cfg.output_mode}; choose from {', '.join(OUTPUT_MODES)}")
     config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
-                           near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options)
+                           near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options,
+                           output_mode=cfg.output_mode, replace_camera=cfg.replace_camera)
     job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
               reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
               generator_options=_generator_options(cfg))

@@ -14,7 +14,7 @@ LOOPS=${LOOPS:-.carry_loop/train_loops}
 W=${W:-/tmp/work_loop}; mkdir -p $W $OUT
 nvidia-smi -L 2>/dev/null
 extra=""; [ "$DEVICE" = cpu ] && extra="device=cpu amp=false model.dim=32 model.depth=1 model.heads=2 model.cam_dim=16 flow.steps=2 self_cond_sample_steps=1"
-common="data=.carry/train mode=hybrid seed=0 batch_size=$BS time_limit_s=$TL stage_steps=[400,300,200,100] self_cond_steps=100 save_every=400 log_every=20 $extra"
+common="data=.carry/train init=none mode=hybrid seed=0 batch_size=$BS time_limit_s=$TL stage_steps=[400,300,200,100] self_cond_steps=100 save_every=400 log_every=20 $extra"
 python3 -m embodied_rerender.train $common output=$W/base > $W/base.log 2>&1 &
 P1=$!
 python3 -m embodied_rerender.train $common output=$W/loopaug loop_data=$LOOPS loop_ratio=$RATIO > $W/loopaug.log 2>&1 &

@@ -6,7 +6,7 @@ export PYTHONPATH=. PYTHONUNBUFFERED=1
 TL=${TL:-350}
 nvidia-smi -L
 W=/tmp/work; mkdir -p $W
-common="data=.carry/train batch_size=16 time_limit_s=$TL stage_steps=[400,300,200,100] self_cond_steps=100 save_every=400 log_every=20"
+common="data=.carry/train init=none batch_size=16 time_limit_s=$TL stage_steps=[400,300,200,100] self_cond_steps=100 save_every=400 log_every=20"
 python3 -m embodied_rerender.train $common output=$W/hybrid mode=hybrid > $W/hybrid.log 2>&1 &
 P1=$!
 python3 -m embodied_rerender.train $common output=$W/learned mode=learned seed=1 > $W/learned.log 2>&1 &

@@ -47,8 +47,8 @@ def write_v2(episodes, root: Path, **options) -> Path:
     return root / "out.zarr"
 
 
-def run_client(python: Path, store: Path, out: Path) -> tuple[dict, dict]:
-    proc = subprocess.run([str(python), str(CLIENT), str(store), str(out)], capture_output=True, text=True)
+def run_client(python: Path, store: Path, out: Path, *flags: str) -> tuple[dict, dict]:
+    proc = subprocess.run([str(python), str(CLIENT), str(store), str(out), *flags], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(out) as f:
         return json.loads(proc.stdout.strip().splitlines()[-1]), dict(f)
@@ -74,3 +74,32 @@ def test_diffusion_policy_stack_reads_v2(dp_python, episodes, tmp_path, codec, l
     assert attrs["lossless"] is lossless
     if codec != "zstd":
         assert summary["arrays"]["head"]["codec"] == f"imagecodecs_{codec}"
+
+
+def zip_store(store: Path, path: Path) -> Path:
+    """`store` as UMI's `dataset.zarr.zip`: the store's files at the archive root, uncompressed (ZipStore)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for f in sorted(p for p in store.rglob("*") if p.is_file()):
+            zf.write(f, f.relative_to(store).as_posix())
+    return path
+
+
+def test_umi_loading_path_reads_the_umi_layout(dp_python, episodes, tmp_path):
+    """zarr.layout=umi with UMI's own codec (JPEG-XL level 99) and out_res (224 x 224), zipped as UMI ships it,
+    loaded through a ZipStore copied into a MemoryStore (UmiDataset's path) under the pinned zarr 2 stack."""
+    from embodied_rerender.io.umi import KEYS
+
+    store = write_v2(episodes, tmp_path, layout="umi")
+    summary, arrays = run_client(dp_python, zip_store(store, tmp_path / "dataset.zarr.zip"), tmp_path / "dump.npz", "--umi")
+    assert summary["keys"] == sorted(KEYS)
+    assert summary["umi"]["camera0_rgb"] == [sum(len(e) for e in episodes), 224, 224, 3]
+    assert summary["arrays"]["camera0_rgb"]["codec"] == "imagecodecs_jpegxl"
+    np.testing.assert_array_equal(arrays["meta/episode_ends"], np.cumsum([len(e) for e in episodes]))
+    ours = zarr.open_group(str(store), mode="r")
+    for key in KEYS:
+        mine, theirs = np.asarray(ours["data"][key][:]), arrays[f"data/{key}"]
+        assert theirs.dtype == mine.dtype and theirs.shape == mine.shape, key
+        tol = 2 if key == "camera0_rgb" else 0  # a lossy code stream may decode +-1 apart across libraries
+        assert np.abs(theirs.astype(np.float64) - mine.astype(np.float64)).max() <= tol, key

@@ -37,6 +37,7 @@ import numpy as np
 from ..episode import CameraStream, CameraTrajectory, Episode, FrameSource, Segment, VideoFrames
 from ..errors import ConsistencyError, DatasetError, FormatError
 from .base import EpisodeRef, safe_ref
+from ._common import jsonable
 from .policy import action_vector, state_vector
 
 SIDECAR = "meta/embodied_rerender.json"
@@ -312,6 +313,7 @@ def _episode_record(episode: Episode, videos: dict) -> dict:
         "shapes": {f"{STATE_PREFIX}{k}": list(v.shape[1:]) for k, v in episode.state.items()}
         | {f"{ACTION_PREFIX}{k}": list(v.shape[1:]) for k, v in episode.action.items()},
         "videos": videos,
+        **({"synthetic": jsonable(episode.metadata["synthetic"])} if episode.metadata.get("synthetic") else {}),
     }
 
 
@@ -389,7 +391,8 @@ class LeRobotReader:
         return Episode(episode_id=record.get("source_episode", ref.episode_id), task_id=record.get("task_id"), fps=self.fps,
                        cameras=cameras, state=state, action=action, names=names, timestamps=timestamps, task=task,
                        scene=record.get("scene", ""), segments=segments,
-                       metadata={"format": "lerobot", "episode_index": index, "robot_type": self.info.get("robot_type")},
+                       metadata={"format": "lerobot", "episode_index": index, "robot_type": self.info.get("robot_type"),
+                                 **({"synthetic": record["synthetic"]} if record.get("synthetic") else {})},
                        source=str(self.root))
 
     def _proprio(self, data, length: int, shapes: dict) -> tuple[dict, dict, dict]:

@@ -239,7 +239,9 @@ class ShardWriter:
                 info = record["episode"]
                 episodes.append({"episode_id": info["episode_id"], "task_id": info["task_id"], "task": info["task"],
                                  "frames": info["frames"], "prefix": record["prefix"], "samples": count,
-                                 "first_sample": first, "segments": info["segments"]})
+                                 "first_sample": first, "segments": info["segments"],
+                                 **({"synthetic": info["metadata"]["synthetic"]}
+                                    if (info.get("metadata") or {}).get("synthetic") else {})})
         finally:
             roller.close()
         prefixes = [e["prefix"] for e in episodes]

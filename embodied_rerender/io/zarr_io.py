@@ -1,4 +1,5 @@
-"""Zarr replay buffers in the diffusion-policy / UMI layout, written as Zarr format 3 (default) or 2.
+"""Zarr replay buffers in the diffusion-policy layout (or UMI's keys, `layout="umi"`), written as Zarr format 3
+(default) or 2.
 
 Layout (every `data/*` array is time-major: all episodes concatenated along axis 0):
 
@@ -28,6 +29,9 @@ puts image codecs in the array->bytes `serializer` slot, and imagecodecs' numcod
 array->bytes codecs there, so this module registers its own small zarr-3 codecs under the names the
 `imagecodecs-zarr` package uses ("imagecodecs_jpegxl", "imagecodecs_jpeg2k") with compatible
 configuration keys. `image_codec="zstd"` needs no image codec at all (lossless, bigger).
+
+`layout="umi"` writes UMI's keys instead (`camera0_rgb`, `robot0_eef_pos`, ..., `action`; io/umi.py says
+how an episode maps onto them), with the same codecs, merge and root attributes (plus "layout": "umi").
 
 Merging copies the encoded chunk files of images as they are (no decode/re-encode, so lossy frames
 lose nothing more); low-dimensional arrays are small and are rewritten whole.
@@ -233,14 +237,26 @@ class ZarrWriter:
         jpegxl 0-100, default 99; jpeg2k PSNR target, default 50).
     write_depth: also store depth of cameras that have it as `data/<camera>.depth`.
     flat_lowdim: also store the policy vectors `data/state` / `data/action` (io/policy.py).
+    layout: "ours" (the layout above) or "umi" (UMI's keys, io/umi.py); `umi_*` configure the UMI mapping
+        (camera, arm, image_size [H, W] or None to keep the camera's, max_gripper_width_m, tcp_offset_m).
     """
 
     name = "zarr"
 
     def __init__(self, zarr_format: int = 3, image_codec: str = "jpegxl", lossless: bool = False,
-                 level: int | None = None, write_depth: bool = False, flat_lowdim: bool = True, batch: int = 64):
+                 level: int | None = None, write_depth: bool = False, flat_lowdim: bool = True, batch: int = 64,
+                 layout: str = "ours", umi_camera: str = "hand_left", umi_arm: str | None = None,
+                 umi_image_size=(224, 224), umi_max_gripper_width_m: float = 0.12, umi_tcp_offset_m: float = 0.0):
         if zarr_format not in (2, 3):
             raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format!r}")
+        if layout not in ("ours", "umi"):
+            raise ValueError(f"zarr layout must be ours or umi, got {layout!r}")
+        self.umi = None
+        if layout == "umi":
+            from .umi import UmiMapping
+
+            self.umi = UmiMapping(umi_camera, umi_arm, None if umi_image_size is None else tuple(umi_image_size),
+                                  float(umi_max_gripper_width_m), float(umi_tcp_offset_m))
         self.zarr_format = zarr_format
         self.image_args = _image_codec_args(image_codec, lossless, level, zarr_format)
         self.image_codec = {"name": image_codec, "lossless": bool(lossless or image_codec == "zstd"), "level": level}
@@ -257,14 +273,40 @@ class ZarrWriter:
         out = prepare_dir(out, label)
         root = zarr.open_group(str(out), mode="w", zarr_format=self.zarr_format)
         data = root.create_group("data")
-        for name, cam in episode.cameras.items():
-            self._write_camera(data, name, cam, n)
-        self._write_lowdim(data, episode, n)
+        if self.umi is not None:
+            self._write_umi(data, episode, n)
+        else:
+            for name, cam in episode.cameras.items():
+                self._write_camera(data, name, cam, n)
+            self._write_lowdim(data, episode, n)
         meta = root.create_group("meta")
         ends = meta.create_array("episode_ends", shape=(1,), dtype="int64", chunks=(1,), **_lowdim_codec_args(self.zarr_format))
         ends[:] = np.array([n], np.int64)
-        root.attrs[ATTRS_KEY] = self._attrs(episode, n)
+        root.attrs[ATTRS_KEY] = self._attrs(episode, n) if self.umi is None else self._umi_attrs(episode, n)
         return {"episode": label, "frames": n, "cameras": sorted(episode.cameras)}
+
+    def _write_umi(self, data, episode: Episode, n: int) -> None:
+        """UMI's arrays (io/umi.py): the wrist camera as `camera0_rgb`, the arm's pose, gripper and action."""
+        lowdim = self.umi.lowdim(episode)
+        images = None
+        for start, frames in self.umi.frames(episode, n, self.batch):
+            if images is None:
+                h, w = frames.shape[1:3]
+                images = data.create_array("camera0_rgb", shape=(n, h, w, 3), dtype="uint8", chunks=(1, h, w, 3),
+                                           fill_value=0, **self.image_args)
+            images[start:start + len(frames)] = frames
+        for key, value in lowdim.items():
+            self._array(data, key, value, chunk_rows=n)
+
+    def _umi_attrs(self, episode: Episode, n: int) -> dict:
+        """Root attributes of a UMI-layout store: no camera or state-key lists (the reader then takes the
+        arrays as a plain UMI buffer: `camera0_rgb` a camera, `action` the action, the rest state)."""
+        from ._common import camera_info
+
+        info = episode_info(episode, n)
+        info["cameras"] = {"camera0_rgb": {**camera_info(episode.cameras[self.umi.camera]), "source_camera": self.umi.camera}}
+        return {"format_version": FORMAT_VERSION, "layout": "umi", "umi": self.umi.attrs(),
+                "image_codec": self.image_codec, "episodes": [info]}
 
     def _write_camera(self, data, name: str, cam: CameraStream, n: int) -> None:
         if "/" in name or name in ("state", "action", "timestamp") or name.startswith(("state.", "action.")):
@@ -474,6 +516,8 @@ def _copy_chunks(arrays: list, dst, out: Path) -> None:
 def _merged_attrs(all_attrs: list[dict]) -> dict:
     merged = dict(all_attrs[0])
     merged["episodes"] = [e for attrs in all_attrs for e in attrs.get("episodes", [])]
+    if "cameras" not in merged:  # a UMI-layout store lists none (see ZarrWriter._umi_attrs)
+        return merged
     cameras: dict = {}
     for attrs in all_attrs:
         for name, info in attrs.get("cameras", {}).items():

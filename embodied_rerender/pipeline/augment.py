@@ -1,8 +1,16 @@
 """`augment`: read episodes, synthesize target camera trajectories through the memory loop, write them
-with any writer, with a preview video per episode and PSNR/SSIM in report.json where ground truth exists."""
+with any writer, with a preview video per episode and PSNR/SSIM in report.json where ground truth exists.
+
+Two output modes. `cameras` (the default): each episode is written once, with every synthesized view added
+as a camera of its own. `episodes` (viewpoint augmentation for policy training): each episode is written
+as recorded and once more per synthesized view, as episode `<id>__<target>`, whose recorded camera
+`replace_camera` is that view (frames, depth and trajectory) with the same state, actions and task;
+`metadata["synthetic"]` of that episode says what it is (generator, target, source episode, replaced camera).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,23 +39,37 @@ class AugmentConfig:
     samples: int = 256
     preview: bool = True
     target_options: dict = field(default_factory=dict)
+    output_mode: str = "cameras"
+    replace_camera: str = "head"
+
+    def __post_init__(self):
+        if self.output_mode not in OUTPUT_MODES:
+            raise ValueError(f"unknown output_mode={self.output_mode!r}; choose from {', '.join(OUTPUT_MODES)}")
+
+
+OUTPUT_MODES = ("cameras", "episodes")
 
 
 class Augmenter:
     """The per-episode transform handed to `run_episodes`: returns the episode with its synthesized
-    cameras added, and the report fields (targets, context used, coverage, PSNR/SSIM)."""
+    cameras added (output_mode=cameras), or the list of episodes to write, the recorded one first and one per
+    synthesized view as `(label suffix, Episode)` (output_mode=episodes), and the report fields (targets,
+    context used, coverage, PSNR/SSIM)."""
 
     def __init__(self, synthesizer: Synthesizer, config: AugmentConfig, preview_dir: Path | None = None):
         self.synthesizer, self.config, self.preview_dir = synthesizer, config, preview_dir
 
-    def __call__(self, episode: Episode) -> tuple[Episode, dict]:
+    def __call__(self, episode: Episode) -> tuple[Episode | list[tuple[str, Episode]], dict]:
         cfg = self.config
         missing = [s for s in cfg.sources if s not in episode.cameras]
         if missing:
             raise EpisodeError(f"source camera(s) {missing} not in the episode", episode=episode.episode_id)
+        if cfg.output_mode == "episodes" and cfg.replace_camera not in episode.cameras:
+            raise EpisodeError(f"replace_camera={cfg.replace_camera} is not a camera of the episode "
+                               f"({', '.join(sorted(episode.cameras))})", episode=episode.episode_id)
         bank = MemoryBank(cfg.near, cfg.far, cfg.samples)
         seed_bank(episode, cfg.sources, bank)
-        targets = build_targets(episode, cfg.targets, cfg.target_options)
+        targets = build_targets(episode, cfg.targets, cfg.target_options, cfg.seed)
         if not targets:
             raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
                                episode=episode.episode_id)
@@ -58,14 +80,35 @@ class Augmenter:
             gt = step.target.ground_truth
             if gt is not None and gt not in recorded:
                 recorded[gt] = episode.cameras[gt][:]
-        report = {}
-        for step in steps:
-            episode.add_camera(self._stream(step))
-            report[step.target.name] = self._score(step, recorded)
+        report = {step.target.name: self._score(step, recorded) for step in steps}
         if self.preview_dir is not None and cfg.preview:
             name = f"{episode.task_id}_{episode.episode_id}.mp4"
             write_preview(confined(self.preview_dir, self.preview_dir / name), episode.fps, steps, recorded, cfg.sources[0])
+        if cfg.output_mode == "episodes":
+            return [("", episode)] + [(f"__{step.target.name}", self._replaced(episode, step)) for step in steps], \
+                {"synthesized": report}
+        for step in steps:
+            episode.add_camera(self._stream(step))
         return episode, {"synthesized": report}
+
+    def _replaced(self, episode: Episode, step: Step) -> Episode:
+        """A copy of `episode` named `<id>__<target>` whose camera `replace_camera` is the synthesized view.
+        The stream keeps the recorded camera's name and carries no camera provenance (a dataset's camera is one
+        column for all its episodes); the episode's `metadata["synthetic"]` marks it instead."""
+        name = self.config.replace_camera
+        recorded = episode.cameras[name]
+        synth = self._stream(step)
+        if (synth.height, synth.width) != (recorded.height, recorded.width):
+            raise EpisodeError(f"target {step.target.name} is {synth.width}x{synth.height}, camera {name} is "
+                               f"{recorded.width}x{recorded.height}: output_mode=episodes replaces a camera by a view "
+                               "of its size (head_shift keeps the size)", episode=episode.episode_id)
+        stream = CameraStream(name, synth.frames, synth.trajectory, synth.depth, {}, None)
+        synthetic = {"generator": self.synthesizer.name, "target": step.target.name, "replaces": name,
+                     "source_episode": episode.episode_id, "source_task": episode.task_id,
+                     "provenance": synth.provenance}
+        cameras = {k: (stream if k == name else v) for k, v in episode.cameras.items()}
+        return dataclasses.replace(episode, episode_id=f"{episode.episode_id}__{step.target.name}", cameras=cameras,
+                                   metadata={**episode.metadata, "synthetic": synthetic})
 
     def _stream(self, step: Step) -> CameraStream:
         provenance = {"generator": self.synthesizer.name, "config": self.synthesizer.config(), "seed": self.config.seed,

@@ -3,7 +3,9 @@
 Staging layout beside the output (never where a reader of the output would look):
 
     <parent>/.<name>.staging/
-        episodes/<label>/          one finished episode each (the writer's own format)
+        episodes/<label>/          one finished episode each (the writer's own format); a source episode
+                                   that makes several (augment output_mode=episodes) holds one
+                                   directory per written episode, `<label>/<label>__<name>/`
         episodes/.tmp-<label>-<id>/   an episode being written; ignored (and removed) if its worker dies
         manifest.jsonl             one line per finished episode: the resume record
         extra/                     side outputs (previews), moved to the output root at the end
@@ -65,7 +67,9 @@ class RunReport:
 
     def summary_line(self) -> str:
         d = self.as_dict()["summary"]
-        return (f"{d['written']} episodes written ({d['frames']} frames), {d['skipped']} skipped, "
+        synthetic = sum(1 for e in self.written if e.get("synthetic"))
+        kinds = f"{d['written'] - synthetic} recorded + {synthetic} synthetic, " if synthetic else ""
+        return (f"{d['written']} episodes written ({kinds}{d['frames']} frames), {d['skipped']} skipped, "
                 f"{d['seconds']:.1f} s -> {self.output}")
 
 
@@ -80,6 +84,29 @@ def extras_dir(output: Path) -> Path:
 
 def _dir_name(ref: EpisodeRef) -> str:
     return ref.label.replace("/", "__")
+
+
+def _output_dirs(stage: Path, ref: EpisodeRef, entry: dict) -> list[tuple[str, Path]]:
+    """(label, writer directory) of every episode a finished source episode wrote: itself, or, when its
+    transform made several (`entry["outputs"]`), one subdirectory each."""
+    base = stage / "episodes" / _dir_name(ref)
+    if "outputs" not in entry:
+        return [(ref.label, base)]
+    return [(o["episode"], confined(base, base / o["dir"])) for o in entry["outputs"]]
+
+
+def _report_entries(refs: list[EpisodeRef], results: dict[str, dict], misfits: dict[str, dict]) -> list[dict]:
+    """report.json's entries in input order: one per written episode (a source episode's several outputs
+    each get one) or skipped one; `misfits` replaces the entry of an output the dataset could not take."""
+    out = []
+    for ref in refs:
+        entry = results[ref.label]
+        if entry["status"] != "written" or "outputs" not in entry:
+            out.append(misfits.get(ref.label, entry))
+            continue
+        for o in entry["outputs"]:
+            out.append(misfits.get(o["episode"], {k: v for k, v in o.items() if k != "dir"}))
+    return out
 
 
 def _read_manifest(path: Path) -> dict[str, dict]:
@@ -144,7 +171,8 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
     refs = reader.refs()
     finished = {r.label for r in refs if r.label in done and (stage / "episodes" / _dir_name(r)).is_dir()}
     if finished and hasattr(writer, "adopt"):
-        writer.adopt(stage / "episodes" / _dir_name(next(r for r in refs if r.label in finished)))
+        first = next(r for r in refs if r.label in finished)
+        writer.adopt(_output_dirs(stage, first, done[first.label])[0][1])
     results = {label: done[label] for label in finished}
     todo = [r for r in refs if r.label not in finished]
 
@@ -161,7 +189,8 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
             record(entry)
             bar.update()
     conform_cameras(refs, results, lambda redo, keep: [record(e) for e in launcher.map(redo, stage, keep)])
-    written = _conforming(writer, stage, refs, results)
+    misfits: dict[str, dict] = {}
+    written = _conforming(writer, stage, refs, results, misfits)
     if not written:
         reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
                             for e in list(results.values())[:3]) or "no episodes found"
@@ -170,10 +199,10 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
     merged = stage / "merged"
     shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
     kill_point("merge")
-    labels = {path: ref.label for ref, path in written}
+    labels = {path: label for label, path in written}
     for path, why in merge_skipping(writer, [path for _, path in written], merged):
-        results[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason, "file": why.path}
-    report.episodes = [results[r.label] for r in refs]
+        misfits[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason, "file": why.path}
+    report.episodes = _report_entries(refs, results, misfits)
     report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
                         for p in reader.problems]
     extra = extras_dir(output)
@@ -198,36 +227,42 @@ def _tidy_failed(stage: Path) -> None:
         shutil.rmtree(stage, ignore_errors=True)
 
 
-def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict]) -> list[tuple[EpisodeRef, Path]]:
-    """The written episodes and their directories, in order, that fit one dataset. Workers each had their own
-    writer, so a writer that holds one schema (LeRobot) checks them here against the most common schema, as
-    it would have while writing; a misfit becomes a skipped entry in `results`."""
+def _conforming(writer: Writer, stage: Path, refs: list[EpisodeRef], results: dict[str, dict],
+                misfits: dict[str, dict]) -> list[tuple[str, Path]]:
+    """The labels and directories of the written episodes, in order, that fit one dataset. Workers each had
+    their own writer, so a writer that holds one schema (LeRobot) checks them here against the most common
+    schema, as it would have while writing; a misfit becomes a skipped entry in `misfits`, by its label."""
     dirs = []
     for ref in refs:
         if results[ref.label]["status"] == "written":
-            dirs.append((ref, stage / "episodes" / _dir_name(ref)))
+            dirs += _output_dirs(stage, ref, results[ref.label])
     if hasattr(writer, "conforms") and dirs:
         if hasattr(writer, "reference"):
-            writer.reference([path for _, path in dirs])
+            # The schema is the recorded episodes' (a synthetic copy's codec never outvotes its source).
+            recorded = {ref.label for ref in refs}
+            writer.reference([path for label, path in dirs if label in recorded] or [path for _, path in dirs])
         kept = []
-        for ref, path in dirs:
+        for label, path in dirs:
             try:
                 writer.conforms(path)
             except EpisodeError as err:
-                results[ref.label] = {"episode": ref.label, "status": "skipped", "reason": err.reason, "file": err.path}
+                misfits[label] = {"episode": label, "status": "skipped", "reason": err.reason, "file": err.path}
                 continue
-            kept.append((ref, path))
+            kept.append((label, path))
         dirs = kept
     return dirs
 
 
 def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
-              transform: Callable[[Episode], tuple[Episode, dict]] | None = None,
+              transform: Callable[[Episode], tuple[Episode | list[tuple[str, Episode]], dict]] | None = None,
               keep: list[str] | None = None) -> dict:
     """Read, transform and write one episode into `stage/episodes/<label>/`; returns its report entry.
 
     The episode is written under a temporary name unique to this call and renamed when complete, so
     several workers can share one staging directory and a killed worker leaves nothing that counts.
+    A transform may return several episodes, `[(suffix, Episode), ...]` (suffix "" for the source itself):
+    each is written to `<label>/<label><suffix>/`, all in the one rename, and listed in the entry's `outputs`
+    as `<label><suffix>`, so they are finished, resumed and reported together.
     `keep`: the only cameras to write (the run's common camera set), the others dropped and listed.
     A bad episode (any exception) becomes a "skipped" entry naming the reason and, when known, the file.
     """
@@ -238,13 +273,20 @@ def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
         extra = {}
         if transform is not None:
             episode, extra = transform(episode)
-        episode, dropped = restrict_cameras(episode, keep)
+        several = not isinstance(episode, Episode)
+        outputs = list(episode) if several else [("", episode)]
+        dropped = [restrict_cameras(each, keep)[1] for _, each in outputs][0]  # the same for every output
+        for _, each in outputs:
+            check_finite(each)
         if dropped:
             extra["dropped_cameras"] = dropped
-        check_finite(episode)
+        episode = outputs[0][1]
         kill_point("read")
         kill_point("write")
-        info = writer.write_episode(episode, tmp)
+        if several:
+            infos = _write_several(writer, ref, outputs, tmp)
+        else:
+            info = writer.write_episode(episode, tmp)
     except EpisodeError as err:
         shutil.rmtree(tmp, ignore_errors=True)
         err = err.with_episode(ref.label)
@@ -257,8 +299,32 @@ def write_one(reader: Reader, writer: Writer, ref: EpisodeRef, stage: Path,
         shutil.rmtree(final)
     os.replace(tmp, final)
     # The run's own fields last: a writer's info may hold keys of the same name (its "episode" record).
+    if several:
+        infos[0] = {**infos[0], **extra, "camera_set": sorted(episode.cameras)}
+        return {"episode": ref.label, "status": "written", "camera_set": sorted(episode.cameras),
+                "frames": sum(o["frames"] for o in infos), "outputs": infos}
     return {**{k: v for k, v in info.items() if k != "frames"}, **extra, "camera_set": sorted(episode.cameras),
             "episode": ref.label, "status": "written", "frames": int(info.get("frames", 0))}
+
+
+def _write_several(writer: Writer, ref: EpisodeRef, outputs: list[tuple[str, Episode]], tmp: Path) -> list[dict]:
+    """Write each `(suffix, Episode)` to `tmp/<dir><suffix>/`; their report entries (label, dir, frames,
+    the writer's info, and `synthetic`/`source_episode` for an episode that is not the recorded one)."""
+    from ..io.base import is_safe_id
+
+    tmp.mkdir(parents=True)
+    infos = []
+    for suffix, each in outputs:
+        name = _dir_name(ref) + suffix
+        if not is_safe_id(name):
+            raise EpisodeError(f"unusable name {name!r} for an extra episode", episode=ref.label)
+        info = writer.write_episode(each, confined(tmp, tmp / name))
+        entry = {**{k: v for k, v in info.items() if k != "frames"}, "episode": ref.label + suffix, "dir": name,
+                 "status": "written", "frames": int(info.get("frames", 0))}
+        if suffix:
+            entry.update(source_episode=ref.label, synthetic=each.metadata.get("synthetic"))
+        infos.append(entry)
+    return infos
 
 
 def _publish(merged: Path, output: Path) -> None:

@@ -93,15 +93,68 @@ def loop(episode: Episode, kind: str = "head_gripper_head", source: str = "head"
     return [Target(f"loop_{kind}", traj, info=info)]
 
 
-BUILDERS = {"head_to_gripper": head_to_gripper, "virtual_wrist": virtual_wrist, "orbit": orbit, "loop": loop}
+def head_shift(episode: Episode, count: int = 4, max_translation_m: float = 0.10, max_rotation_deg: float = 10.0,
+               source: str = "head", seed: int = 0, **_) -> list[Target]:
+    """`head_shift_<i>`, i < `count`: the `source` camera's trajectory under one rigid offset each (in the
+    camera's own OpenCV frame), the viewpoint augmentation a policy is trained with: a translation of
+    uniformly random direction and length in [0, `max_translation_m`] and a rotation about a random axis by
+    an angle in [0, `max_rotation_deg`]. Drawn from `seed` and the episode's ids, so a rerun (or a resumed
+    run) makes the same shifts, and different episodes get different ones. Same intrinsics and size."""
+    cam = episode.cameras.get(source)
+    if cam is None or cam.trajectory is None:
+        return []
+    if count < 0 or max_translation_m < 0 or max_rotation_deg < 0:
+        raise ValueError(f"head_shift: count, max_translation_m and max_rotation_deg must be >= 0, got "
+                         f"{count}, {max_translation_m}, {max_rotation_deg}")
+    rng = np.random.default_rng(episode_seed(seed, episode, "head_shift"))
+    targets = []
+    for i in range(count):
+        offset = random_rigid_offset(rng, max_translation_m, max_rotation_deg)
+        c2w = cam.trajectory.extrinsics @ offset
+        traj = CameraTrajectory(c2w, cam.trajectory.intrinsics, cam.trajectory.height, cam.trajectory.width)
+        info = {"shifted": source, "offset": offset.tolist(),
+                "translation_m": round(float(np.linalg.norm(offset[:3, 3])), 6),
+                "rotation_deg": round(float(np.degrees(np.arccos(np.clip((np.trace(offset[:3, :3]) - 1) / 2, -1, 1)))), 6)}
+        targets.append(Target(f"head_shift_{i}", traj, info=info))
+    return targets
 
 
-def build_targets(episode: Episode, names: list[str], options: dict | None = None) -> list[Target]:
-    """Targets of every builder in `names`, in order; `options[name]` are that builder's keywords."""
+def episode_seed(seed: int, episode: Episode, salt: str) -> int:
+    """A 64-bit seed from the run's seed and the episode's task and episode ids (stable across processes,
+    unlike Python's salted `hash`)."""
+    import hashlib
+
+    text = f"{salt}/{int(seed)}/{episode.task_id or ''}/{episode.episode_id}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def random_rigid_offset(rng: np.random.Generator, max_translation: float, max_rotation_deg: float) -> np.ndarray:
+    """`(4, 4)` float64 rigid transform: translation of random direction and length U(0, max_translation),
+    rotation about a random unit axis by U(0, max_rotation_deg) degrees (Rodrigues)."""
+    def unit() -> np.ndarray:
+        v = rng.normal(size=3)
+        return v / max(np.linalg.norm(v), 1e-12)
+
+    t = unit() * rng.uniform(0.0, max_translation)
+    axis, angle = unit(), np.radians(rng.uniform(0.0, max_rotation_deg))
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    out = np.eye(4)
+    out[:3, :3] = np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+    out[:3, 3] = t
+    return out
+
+
+BUILDERS = {"head_to_gripper": head_to_gripper, "virtual_wrist": virtual_wrist, "orbit": orbit, "loop": loop,
+            "head_shift": head_shift}
+
+
+def build_targets(episode: Episode, names: list[str], options: dict | None = None, seed: int = 0) -> list[Target]:
+    """Targets of every builder in `names`, in order; `options[name]` are that builder's keywords, and every
+    builder gets the run's `seed` (those that draw at random use it)."""
     options = options or {}
     out = []
     for name in names:
         if name not in BUILDERS:
             raise ValueError(f"unknown target {name!r}; choose from {', '.join(BUILDERS)}")
-        out += BUILDERS[name](episode, **(options.get(name) or {}))
+        out += BUILDERS[name](episode, **{"seed": seed, **(options.get(name) or {})})
     return out

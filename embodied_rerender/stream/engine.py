@@ -7,7 +7,7 @@
     for out in engine.flush(): ...
 
 Per frame: the source is resized to the student's working resolution; in hybrid mode the source is also
-forward-splatted into the target camera at the output size (the warp prior, holes push-pull filled as in
+forward-splatted into the target camera at the output size (the warp prior, holes filled from their far side as in
 training) and its low-resolution copy plus coverage go in as extra channels. Raymaps are in the frame of the
 stream's first source camera (fixed, so the cached frames stay valid). Each model pass carries the frames the
 :class:`StaggeredScheduler` has in flight plus the frames finished by the previous pass, given clean at t = 0
@@ -206,18 +206,17 @@ def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[i
 
 
 def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9):
-    """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes push-pull
-    filled (as the training shards' priors): render `(1, 3, H, W)` in [0, 1] and coverage `(1, 1, H, W)` float.
-    Without depth the prior is empty (all holes)."""
-    from ..render import fill_holes, forward_splat
+    """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes filled
+    (render.prior.warp_prior, the one prior every consumer uses): render `(1, 3, H, W)` in [0, 1] and coverage
+    `(1, 1, H, W)` float. Without depth the prior is empty (all holes)."""
+    from ..render.prior import warp_prior as render_prior
 
     if depth is None:
         return torch.zeros(1, 3, *size, device=src.device), torch.zeros(1, 1, *size, device=src.device)
     depth = torch.as_tensor(np.asarray(depth, dtype=np.float32), device=src.device)
-    out = forward_splat(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
-                        size, max_splat=max_splat)
-    image, _ = fill_holes(out.image, out.mask, out.depth)
-    return image, out.mask[:, None].float()
+    out = render_prior(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
+                       size, max_splat=max_splat)
+    return out.image, out.covered[:, None].float()
 
 
 def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **options) -> Iterator[StreamFrame]:

@@ -1,0 +1,52 @@
+"""The warp-plus-coverage prior: context views splatted into a target camera and hole-filled, in one call.
+
+Every consumer of a geometric prior goes through :func:`warp_prior`: the warp synthesizer (and through it the
+hybrid generator and the training shards' priors) and the stream engine, so they all see the same render.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .fill import fill_holes
+from .kernels import splat
+
+__all__ = ["Prior", "warp_prior"]
+
+
+class Prior(NamedTuple):
+    """image ``(B, 3, H, W)`` float in [0, 1] (holes filled), depth ``(B, H, W)`` float32 metres (filled),
+    covered ``(B, H, W)`` bool (what the context saw, before the fill)."""
+
+    image: Tensor
+    depth: Tensor
+    covered: Tensor
+
+
+def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
+               size: tuple[int, int], max_splat: int = 9, backend: str = "auto", channels_last: bool = False,
+               fill: bool = True, depth_aware: bool = True) -> Prior:
+    """Splat V context views into the target camera of each of B frames and fill the holes, on their device.
+
+    Args:
+        images: ``(B, V, 3, Hs, Ws)`` (``(B, V, Hs, Ws, 3)`` with `channels_last`): uint8 (0..255) or float in
+            [0, 1]; uint8 stays uint8 through the splat (only the gathered target pixels are converted).
+        depths: ``(B, V, Hs, Ws)`` metres, 0 = invalid.
+        src_K / src_c2w: ``(B, V, 3, 3)`` / ``(B, V, 4, 4)``; tgt_K / tgt_c2w: ``(B, 3, 3)`` / ``(B, 4, 4)``.
+        size: target ``(H, W)``.
+        max_splat / backend: as :func:`~.kernels.splat`.
+        fill: False leaves the holes at 0 (image and depth).
+        depth_aware: far-side fill (:func:`~.fill.far_push_pull`, the default) or plain push-pull.
+    """
+    out = splat(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
+                channels_last=channels_last)
+    image = out.image.float()
+    if images.dtype == torch.uint8:
+        image = image / 255
+    if not fill:
+        return Prior(image.contiguous(), out.depth, out.mask)
+    image, depth = fill_holes(image, out.mask, out.depth, depth_aware=depth_aware)
+    return Prior(image, depth, out.mask)
