@@ -22,7 +22,7 @@ VERBS = {
     "augment": "read, synthesize target views, write",
     "train": "train or fine-tune the learned generator on any dataset's recorded camera pairs (packs, validates)",
     "stream": "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
-    "eval": "score synthesized views against ground truth; JSON report and plots",
+    "eval": "score synthesized views against ground truth (table=dataset|heldout|shots|stream); JSON report",
     "demo": "the embedded default on the built-in sample scene",
     "bench-policy": "closed-loop benchmark: BC policies on original / augmented demos, success under head-camera shifts",
 }
@@ -30,7 +30,8 @@ VERBS = {
 
 # Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
 # override grammar, which would refuse them or read a comma as a sweep.
-PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init"})
+PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init",
+                       "hybrid", "learned", "hybrid_loop", "learned_loop", "student", "teacher"})
 
 
 def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -55,6 +56,8 @@ def load_config(verb: str, overrides: list[str]) -> DictConfig:
     for key, value in paths.items():
         if key not in cfg.keys():  # (`in` is False for a key still ???)
             raise SystemExit(f"embodied-rerender {verb}: unknown key {key}= (see embodied-rerender {verb} --help)")
+        if not OmegaConf.is_missing(cfg, key) and OmegaConf.is_config(cfg[key]):  # a group (augment hybrid:)
+            raise SystemExit(f"embodied-rerender {verb}: {key}= is a group of options; set {key}.OPTION=... instead")
         cfg[key] = value.replace("${", "\\${")  # a literal path, never an interpolation
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
@@ -144,21 +147,9 @@ def cmd_augment(cfg: DictConfig) -> int:
 
 
 def cmd_eval(cfg: DictConfig) -> int:
-    from .io import get_reader
-    from .pipeline.evaluate import evaluate, find_ground_truth, write_plots
+    from .evaluation.main import run_eval
 
-    dataset = Path(cfg.input)
-    truth = Path(cfg.ground_truth) if cfg.ground_truth else find_ground_truth(dataset)
-    out = Path(cfg.output) if cfg.output else dataset.with_name(dataset.name + "_eval")
-    report = evaluate(get_reader(cfg.reader, dataset), truth, cfg.sync_stride)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "eval.json").write_text(json.dumps(report, indent=1))
-    plots = write_plots(report, out / "plots")
-    print(f"eval: {len(report['episodes'])} episodes, ground truth: {truth or 'none'}")
-    for key, value in report["summary"].items():
-        print(f"  {key}: {value}")
-    print(f"report: {out / 'eval.json'}; {len(plots)} plots in {out / 'plots'}")
-    return 2 if report["skipped"] else 0
+    return run_eval(OmegaConf.to_container(cfg, resolve=True))
 
 
 def cmd_train(cfg: DictConfig) -> int:
@@ -252,7 +243,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         return 1
     if any(a in ("-h", "--help") for a in overrides):
-        print(f"embodied-rerender {verb}: {VERBS[verb]}\n\n{(CONFIG_DIR / f'{verb}.yaml').read_text()}")
+        groups = sorted((CONFIG_DIR / "table").glob("*.yaml")) if verb == "eval" else []  # eval's per-table keys
+        text = "\n".join([(CONFIG_DIR / f"{verb}.yaml").read_text()] + [p.read_text() for p in groups])
+        print(f"embodied-rerender {verb}: {VERBS[verb]}\n\n{text}")
         return 0
     try:
         cfg = load_config(verb, overrides)

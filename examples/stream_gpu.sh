@@ -22,9 +22,9 @@ CKPT=$W/student/student.safetensors
 
 FRAMES_ARG=""; [ -n "$EVAL_FRAMES" ] && FRAMES_ARG="frames=$EVAL_FRAMES"
 for WIN in 1 4; do
-  timeout ${EVAL_TL:-70} python3 -m embodied_rerender.stream.evaluate input=$EVAL student=$CKPT \
-      teacher=$TEACHER device=$DEVICE window=$WIN $FRAMES_ARG output=$W/quality_w$WIN.json > $W/quality_w$WIN.log 2>&1
-  echo "quality window=$WIN rc $?"; tail -n 45 $W/quality_w$WIN.log
+  timeout ${EVAL_TL:-70} python3 -m embodied_rerender.cli eval table=stream input=$EVAL student=$CKPT \
+      teacher=$TEACHER device=$DEVICE window=$WIN $FRAMES_ARG output=$W/quality_w$WIN > $W/quality_w$WIN.log 2>&1
+  echo "quality window=$WIN rc $?"; cp $W/quality_w$WIN/eval.json $W/quality_w$WIN.json 2>/dev/null; tail -n 45 $W/quality_w$WIN.log
   [ -n "$EVAL_FRAMES" ] && break  # smoke check: one window is enough
 done
 

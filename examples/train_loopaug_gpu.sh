@@ -21,11 +21,11 @@ python3 -m embodied_rerender.train $common output=$W/loopaug loop_data=$LOOPS lo
 P2=$!
 wait $P1; R1=$?; wait $P2; R2=$?
 echo "train rc base $R1 loopaug $R2"; tail -n 3 $W/base.log $W/loopaug.log
-ev="input=.carry/eval hybrid=$W/base/model.safetensors hybrid_loop=$W/loopaug/model.safetensors settings=ablation loop=head_gripper_head device=$DEVICE output=$W/eval.json"
+ev="table=heldout input=.carry/eval hybrid=$W/base/model.safetensors hybrid_loop=$W/loopaug/model.safetensors settings=ablation loop=head_gripper_head device=$DEVICE output=$W/eval_out"
 [ -n "$FRAMES" ] && ev="$ev frames=$FRAMES"
 [ -n "$STEPS" ] && ev="$ev steps=$STEPS"
-timeout ${EVAL_TL:-150} python3 -m embodied_rerender.train.evaluate $ev > $W/eval.log 2>&1
-echo "eval rc $?"; tail -n 25 $W/eval.log
+timeout ${EVAL_TL:-150} python3 -m embodied_rerender.cli eval $ev > $W/eval.log 2>&1
+echo "eval rc $?"; cp $W/eval_out/eval.json $W/eval.json 2>/dev/null; tail -n 25 $W/eval.log
 cp $W/eval.json $W/base.log $W/loopaug.log $W/eval.log $OUT/ 2>/dev/null
 tar cf $OUT/results.tar -C $W base.log loopaug.log eval.log eval.json base/loss.csv loopaug/loss.csv base/summary.json \
     loopaug/summary.json base/model.json loopaug/model.json base/samples_final.png loopaug/samples_final.png 2>&1

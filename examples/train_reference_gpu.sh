@@ -14,7 +14,7 @@ P2=$!
 wait $P1; wait $P2
 tail -n 3 $W/hybrid.log $W/learned.log
 cd $W && split -b 15M -d hybrid/model.safetensors $OUT/hybrid.st.part && split -b 15M -d learned/model.safetensors $OUT/learned.st.part; cd -
-timeout ${EVAL_TL:-150} python3 -m embodied_rerender.train.evaluate input=.carry/eval hybrid=$W/hybrid/model.safetensors learned=$W/learned/model.safetensors device=cuda output=$W/eval.json > $W/eval.log 2>&1
-echo "eval rc $?"; cat $W/eval.log | tail -25
+timeout ${EVAL_TL:-150} python3 -m embodied_rerender.cli eval table=heldout input=.carry/eval hybrid=$W/hybrid/model.safetensors learned=$W/learned/model.safetensors device=cuda output=$W/eval_out > $W/eval.log 2>&1
+echo "eval rc $?"; cp $W/eval_out/eval.json $W/eval.json 2>/dev/null; cat $W/eval.log | tail -25
 tar cf $OUT/results.tar -C $W hybrid.log learned.log eval.log eval.json hybrid/loss.csv learned/loss.csv hybrid/model.json learned/model.json hybrid/samples_final.png learned/samples_final.png hybrid/summary.json learned/summary.json 2>&1
 ls -la $OUT

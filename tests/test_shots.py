@@ -1,4 +1,4 @@
-"""Multi-shot held-out scoring (train.shots): 12 targets per sample episode with MuJoCo-rendered ground truth,
+"""Multi-shot held-out scoring (evaluation.shots): 12 targets per sample episode with MuJoCo-rendered ground truth,
 synthesized in order through one memory bank, summarized at 3/6/9/12 shots with view synchronization."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ pytest.importorskip("mujoco")
 
 from embodied_rerender.generate import WarpSynthesizer  # noqa: E402
 from embodied_rerender.sample import write_sample_dataset  # noqa: E402
-from embodied_rerender.train.shots import SHOT_COUNTS, evaluate, load_shots, pack_shots, summarize  # noqa: E402
+from embodied_rerender.evaluation import BankOptions  # noqa: E402
+from embodied_rerender.evaluation.shots import SHOT_COUNTS, evaluate, load_shots, pack_shots, summarize  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def test_pack_shots_holds_twelve_targets_with_ground_truth(shards):
 
 
 def test_evaluate_scores_every_shot_and_sync_at_each_count(shards):
-    rows, sync = evaluate(shards, {"warp": WarpSynthesizer()}, sync_stride=8, samples=64)
+    rows, sync = evaluate(shards, {"warp": WarpSynthesizer()}, sync_stride=8, bank=BankOptions(samples=64))
     assert [r["shot"] for r in rows if r["setting"] == "warp"] == list(range(1, 13))
     assert all(np.isfinite(r["psnr"]) for r in rows)
     summary = summarize(rows, sync)

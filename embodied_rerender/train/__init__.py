@@ -1,2 +1,2 @@
 """Training the learned generators: packed shards (`data`), the pair sampler with co-visibility retrieval
-(`pairs`), the progressive-context / self-conditioning trainer (`trainer`) and held-out scoring (`evaluate`)."""
+(`pairs`), the progressive-context / self-conditioning trainer (`trainer`); held-out scoring lives in `evaluation`."""

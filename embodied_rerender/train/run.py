@@ -3,7 +3,7 @@
 `run(options)` takes the keys of configs/train.yaml. With `input=DATASET` it packs the dataset's camera pairs
 into the cache beside the output (`train.pack`; rank 0 while the other ranks wait), trains (`train.trainer`:
 a fresh run starts from `init`, a rerun on the same output resumes from its `last` checkpoint), and rank 0 writes
-`validation.json` (`train.validate`). With `data=SHARDS` (shards packed already) it trains only.
+`validation.json` (`evaluation.validation`). With `data=SHARDS` (shards packed already) it trains only.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def run(options: dict) -> dict:
         summary["pack"] = {"cache": str(cache.root), "train": len(cache.shards("train")), "val": len(cache.shards("val")),
                            "skipped": cache.state["skipped"]}
     if rank == 0 and cache is not None and verb["validate"] is not False:
-        from .validate import validate
+        from ..evaluation.validation import validate
 
         report = validate(cache.shards("val"), out / "model.safetensors", mode, str(device), k=verb["val_k"] or 4,
                           seed=options.get("seed", 0))

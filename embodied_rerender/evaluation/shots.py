@@ -1,4 +1,4 @@
-"""Multi-shot held-out scoring: 12 target trajectories per episode, synthesized in order through one memory bank.
+"""Multi-shot table: 12 target trajectories per episode, synthesized in order through one memory bank.
 
 The seed's multi-shot setting: each new shot may retrieve the earlier shots' outputs (written back to the bank),
 so errors and inconsistencies compound with the shot count. Per sample episode the shots are, in order:
@@ -12,34 +12,28 @@ without a recorded camera are scored the same way as the wrists. Reported at 3, 
 averaged over shots 1..n, and view synchronization (`metrics.sync`: RANSAC-inlier SIFT matches between every
 pair of the first n synthesized views at the same instant) next to the same figure on the ground-truth views.
 
-    python -c "from embodied_rerender.train.shots import pack_shots; pack_shots('HELDOUT_SAMPLE', 'SHOTS_DIR')"
-    python -m embodied_rerender.train.shots input=SHOTS_DIR hybrid=weights/hybrid_ref.safetensors \
-        learned=PATH device=cuda output=shots.json
+    python -c "from embodied_rerender.evaluation.shots import pack_shots; pack_shots('HELDOUT_SAMPLE', 'SHOTS_DIR')"
+    embodied-rerender eval table=shots input=SHOTS_DIR hybrid=weights/hybrid_ref.safetensors learned=PATH \
+        device=cuda output=DIR
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 
-from .data import camera_tensors, read_shard, write_shard
+from ..io.packed import camera_tensors, read_shard, write_shard
+from .runner import BankOptions, Setting, run_setting
+from .scoring import mean, pairwise_inliers, sync_at
 
 # (x, y, z m; roll, pitch, yaw deg) in the wrist camera's frame; each applies to both wrists.
 VIRTUAL_WRIST_OFFSETS = ((0.0, -0.04, -0.06, -15.0, 0.0, 0.0), (0.03, 0.0, -0.05, 0.0, 10.0, 0.0),
                          (-0.03, -0.02, -0.08, -10.0, -10.0, 0.0))
 ORBITS = ((30.0, 1.0), (-30.0, 1.0), (50.0, 0.85), (-50.0, 1.15))  # (arc_deg, radius_scale)
 SHOT_COUNTS = (3, 6, 9, 12)
-SETTINGS = [  # (label, generator, k, retrieval)
-    ("warp", "warp", 4, "covisibility"),
-    ("learned", "learned", 4, "covisibility"),
-    ("hybrid", "hybrid", 4, "covisibility"),
-    ("hybrid, random context", "hybrid", 4, "random"),
-]
+SETTINGS = [Setting("warp", "warp"), Setting("learned", "learned"), Setting("hybrid", "hybrid"),
+            Setting("hybrid, random context", "hybrid", 4, "random")]
 
 
 def shot_targets(episode) -> list:
@@ -106,52 +100,25 @@ def load_shots(path: str | Path):
     return episode, targets, truth
 
 
-def pairwise_inliers(views: list[np.ndarray], frames: list[int]) -> np.ndarray:
-    """`(n, n)` mean RANSAC-inlier match count between views i and j over `frames` (upper triangle filled)."""
-    from ..metrics.sync import match_pair
-
-    n = len(views)
-    out = np.zeros((n, n))
-    for i, j in combinations(range(n), 2):
-        out[i, j] = np.mean([match_pair(views[i][t], views[j][t]).num_inliers for t in frames])
-    return out
-
-
-def sync_at(pairs: np.ndarray, n: int) -> float:
-    """Mean of `pairs` over every pair among the first n views."""
-    iu = np.triu_indices(n, 1)
-    return float(pairs[:n, :n][iu].mean())
-
-
 def evaluate(shards: list[Path], synthesizers: dict, settings=SETTINGS, seed: int = 0, sync_stride: int = 8,
-             near: float = 0.05, far: float = 2.5, samples: int = 256) -> tuple[list[dict], list[dict]]:
+             bank: BankOptions = BankOptions()) -> tuple[list[dict], list[dict]]:
     """Score every setting on every episode. Returns (per-shot rows, per-(setting, episode, n) sync rows)."""
-    from ..generate import run_autoregressive, seed_bank
-    from ..memory import MemoryBank
-    from ..pipeline.augment import score_against
-
     rows, sync_rows = [], []
     for path in shards:
         episode, targets, truth = load_shots(path)
         frames = list(range(0, len(episode.cameras["head"]), sync_stride))
         truth_pairs = pairwise_inliers([truth[t.name] for t in targets], frames)
-        for label, gen_name, k, retrieval in settings:
-            if gen_name not in synthesizers:
+        for s in settings:
+            if s.generator not in synthesizers:
                 continue
-            bank = MemoryBank(near, far, samples)
-            seed_bank(episode, ["head"], bank)
-            t0 = time.monotonic()
-            steps = run_autoregressive(bank, targets, synthesizers[gen_name], k, retrieval, seed)
-            seconds = (time.monotonic() - t0) / len(steps)
-            for shot, step in enumerate(steps, 1):
-                score = score_against(step.synthesis.frames, truth[step.target.name], step.synthesis.covered)
-                rows.append({"setting": label, "episode": episode.episode_id, "shot": shot, "target": step.target.name,
-                             "context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4),
-                             "seconds": round(seconds, 2), **score})
-            pairs = pairwise_inliers([s.synthesis.frames for s in steps], frames)
+            run = run_setting(episode, ["head"], targets, synthesizers[s.generator], s.k, s.retrieval, seed,
+                              truth=truth, bank=bank)
+            rows += [{"setting": s.label, "episode": episode.episode_id, **row, "seconds": round(run.seconds, 2)}
+                     for row in run.rows]
+            pairs = pairwise_inliers([st.synthesis.frames for st in run.steps], frames)
             for n in SHOT_COUNTS:
-                if n <= len(steps):
-                    sync_rows.append({"setting": label, "episode": episode.episode_id, "shots": n,
+                if n <= len(run.steps):
+                    sync_rows.append({"setting": s.label, "episode": episode.episode_id, "shots": n,
                                       "sync": round(sync_at(pairs, n), 2), "sync_truth": round(sync_at(truth_pairs, n), 2)})
     return rows, sync_rows
 
@@ -166,11 +133,9 @@ def summarize(rows: list[dict], sync_rows: list[dict]) -> list[dict]:
             upto = [r for r in mine if r["shot"] <= n]
             if not any(r["shot"] == n for r in mine):
                 continue
-            entry = {"setting": label, "shots": n}
-            for key in ("psnr", "ssim", "psnr_covered", "coverage"):
-                vals = [r[key] for r in upto if r.get(key) is not None]
-                entry[key] = round(float(np.mean(vals)), 3) if vals else None
-            entry["psnr_shot_n"] = round(float(np.mean([r["psnr"] for r in mine if r["shot"] == n])), 3)
+            entry = {"setting": label, "shots": n, **{k: mean([r.get(k) for r in upto])
+                                                      for k in ("psnr", "ssim", "psnr_covered", "coverage")}}
+            entry["psnr_shot_n"] = mean([r["psnr"] for r in mine if r["shot"] == n])
             syncs = [s for s in sync_rows if s["setting"] == label and s["shots"] == n]
             entry["sync"] = round(float(np.mean([s["sync"] for s in syncs])), 2) if syncs else None
             entry["sync_truth"] = round(float(np.mean([s["sync_truth"] for s in syncs])), 2) if syncs else None
@@ -187,23 +152,16 @@ def markdown_table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .data import shard_paths
-    from .evaluate import synthesizers_from_args
+def run_table(cfg: dict) -> tuple[dict, str]:
+    """(report, printable table) for `eval table=shots`."""
+    from ..io.packed import shard_paths
+    from ..errors import DatasetError
+    from .synthesizers import build_synthesizers
 
-    args = dict(a.split("=", 1) for a in (sys.argv[1:] if argv is None else argv))
-    synths = synthesizers_from_args(args)
-    shards = shard_paths(args["input"], "shots_")
+    shards = shard_paths(cfg["input"], "shots_")
     if not shards:
-        raise SystemExit(f"no shots_*.safetensors[.gz] in {args['input']}; make them with pack_shots")
-    rows, sync_rows = evaluate(shards, synths, sync_stride=int(args.get("sync_stride", 8)))
+        raise DatasetError(f"no shots_*.safetensors[.gz] in {cfg['input']}; make them with evaluation.shots.pack_shots")
+    rows, sync_rows = evaluate(shards, build_synthesizers(cfg), seed=cfg["seed"], sync_stride=cfg["sync_stride"],
+                               bank=BankOptions(cfg["near"], cfg["far"], cfg["samples"]))
     summary = summarize(rows, sync_rows)
-    print(markdown_table(summary))
-    if args.get("output"):
-        Path(args["output"]).write_text(json.dumps({"summary": summary, "rows": rows, "sync": sync_rows,
-                                                    "args": args}, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return {"config": cfg, "summary": summary, "rows": rows, "sync": sync_rows}, markdown_table(summary)

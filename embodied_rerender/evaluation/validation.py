@@ -2,7 +2,7 @@
 
 Every held-out episode (an eval shard of the pack cache, full resolution) is re-rendered pair by pair: for each
 target camera the bank holds only its recorded sources (never the target itself), both generators retrieve the
-same k views from it, and each output is scored against the recorded target (PSNR / SSIM over the whole frame
+same k views from it (`evaluation.runner.run_setting`, write-back off), and each output is scored against the recorded target (PSNR / SSIM over the whole frame
 and over the region the warp covers).
 """
 
@@ -10,23 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None and np.isfinite(v)]
-    return round(float(np.mean(values)), 3) if values else None
+from .runner import run_setting
+from .scoring import mean
 
 
 def validate(shards: list[Path], checkpoint: Path, mode: str, device: str = "cpu", k: int = 4,
              seed: int = 0) -> dict:
     """{"checkpoint", "episodes", "rows": one per (episode, camera, generator), "summary": means per generator
     and the model-minus-warp PSNR / SSIM}."""
-    from ..generate import SYNTHESIZERS, Target, WarpSynthesizer, run_autoregressive, seed_bank
+    from ..generate import SYNTHESIZERS, Target, WarpSynthesizer
     from ..io.packed import load_eval_episode
-    from ..memory import MemoryBank
-    from ..pipeline.augment import score_against
-    from .cameras import find_pairs, sources_for, targets_of
+    from ..train.cameras import find_pairs, sources_for, targets_of
 
     generators = {"warp": WarpSynthesizer(device=device),
                   "model": SYNTHESIZERS[mode](checkpoint=checkpoint, device=device)}
@@ -37,19 +31,18 @@ def validate(shards: list[Path], checkpoint: Path, mode: str, device: str = "cpu
         names.append(key)
         pairs = find_pairs(ep)
         for target in targets_of(pairs):
-            truth = ep.cameras[target][:]
-            for label, synth in generators.items():
-                bank = MemoryBank()
-                seed_bank(ep, sources_for(pairs, target), bank)
-                step = run_autoregressive(bank, [Target(f"{target}_synth", ep.cameras[target].trajectory, target)],
-                                          synth, k, "covisibility", seed, write_back=False)[0]
-                score = score_against(step.synthesis.frames, truth, step.synthesis.covered)
-                rows.append({"episode": key, "camera": target, "generator": label, "frames": len(truth),
-                             "coverage": round(float(step.synthesis.covered.mean()), 3), **score})
+            goal = Target(f"{target}_synth", ep.cameras[target].trajectory, target)
+            for label, synth in generators.items():  # the bank holds the target's sources only, never the target
+                run = run_setting(ep, sources_for(pairs, target), [goal], synth, k, "covisibility", seed,
+                                  write_back=False)
+                row = run.rows[0]
+                rows.append({"episode": key, "camera": target, "generator": label, "frames": len(ep.cameras[target]),
+                             "coverage": round(row["coverage"], 3),
+                             **{m: row[m] for m in ("psnr", "ssim", "psnr_covered", "ssim_covered")}})
     summary = {}
     for label in generators:
         mine = [r for r in rows if r["generator"] == label]
-        summary[label] = {m: _mean(r[m] for r in mine) for m in ("psnr", "ssim", "psnr_covered", "ssim_covered")}
+        summary[label] = {m: mean([r[m] for r in mine]) for m in ("psnr", "ssim", "psnr_covered", "ssim_covered")}
     for m in ("psnr", "ssim"):
         a, b = summary["model"][m], summary["warp"][m]
         summary[f"model_minus_warp_{m}"] = round(a - b, 3) if a is not None and b is not None else None

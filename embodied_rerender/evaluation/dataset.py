@@ -1,4 +1,4 @@
-"""`eval`: score the synthesized cameras of a written dataset.
+"""`eval` (table=dataset, the default): score the synthesized cameras of a written dataset.
 
 Per synthesized camera `X_synth` that replaces a recorded camera `X`: PSNR and SSIM per frame against
 `X`. Where the sample's ground truth is available (`<root>/ground_truth/<task>/<episode>/depth/`), also
@@ -20,6 +20,7 @@ import numpy as np
 from ..episode import Episode
 from ..errors import EpisodeError
 from ..io import iter_episodes
+from .scoring import mean as _mean, sync_inliers
 
 
 def find_ground_truth(dataset: Path) -> Path | None:
@@ -38,12 +39,6 @@ def _gt_depth(root: Path, episode: Episode, camera: str) -> np.ndarray | None:
     folder = root / str(episode.task_id) / str(episode.episode_id) / "depth"
     paths = [folder / f"{camera}_depth_{t:06d}.png" for t in range(episode.num_frames)]
     return np.stack([read_depth_png(p) for p in paths]) if all(p.is_file() for p in paths) else None
-
-
-def _mean(x) -> float | None:
-    x = np.asarray(x, dtype=np.float64)
-    x = x[np.isfinite(x)]
-    return round(float(x.mean()), 3) if x.size else None
 
 
 def score_camera(episode: Episode, name: str, ground_truth: Path | None) -> dict:
@@ -123,16 +118,11 @@ def loop_scores(episode: Episode, name: str, ground_truth: Path | None, max_pair
 
 def sync_scores(episode: Episode, names: list[str], stride: int) -> dict:
     """Mean SIFT/RANSAC inliers between the synthesized views, and between the recorded ones they replace."""
-    from ..metrics import view_sync
-
-    out = {}
-    if len(names) >= 2:
-        out["synthesized"] = round(float(view_sync([episode.cameras[n][::stride] for n in names]).mean_inliers), 2)
     recorded = [episode.cameras[n].provenance.get("replaces") for n in names]
     recorded = [r for r in recorded if r in episode.cameras]
-    if len(recorded) >= 2:
-        out["recorded"] = round(float(view_sync([episode.cameras[n][::stride] for n in recorded]).mean_inliers), 2)
-    return out
+    out = {"synthesized": sync_inliers([episode.cameras[n][:] for n in names], stride),
+           "recorded": sync_inliers([episode.cameras[n][:] for n in recorded], stride)}
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def evaluate(reader, ground_truth: Path | None = None, sync_stride: int = 5) -> dict:
