@@ -1,4 +1,4 @@
-"""The one entry point every converter script shares: argparse over `pipeline.run.convert`."""
+"""The one entry point every converter script shares: argparse over `pipeline.launch.convert`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 
 def main(reader: str, writer: str, description: str) -> int:
-    from embodied_rerender.pipeline.run import convert
+    from embodied_rerender.pipeline.launch import convert
 
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("input", help=f"{reader} dataset to read")

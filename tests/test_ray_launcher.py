@@ -10,7 +10,8 @@ from run_fixtures import KILLED, assert_same_dataset, run_cli, small_source, wit
 from test_agibot_reader import BAD_CASES
 
 from embodied_rerender.cli import main
-from embodied_rerender.pipeline.run import convert, staging_dir
+from embodied_rerender.pipeline.launch import convert
+from embodied_rerender.pipeline.run import staging_dir
 
 ray = pytest.importorskip("ray")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

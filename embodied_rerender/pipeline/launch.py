@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 from ..errors import DatasetError
 from ..io.base import EpisodeRef
 from .faults import forwarded_env
-from .run import RunReport, extras_dir, run_episodes, write_one, writer_options
+from .run import LocalLauncher, RunReport, extras_dir, run_episodes, write_one, writer_options
 
 if TYPE_CHECKING:
     from .augment import AugmentConfig
@@ -83,25 +83,6 @@ def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | N
         return run_episodes(reader, writer, output, None, overwrite, progress, job.input,
                             launcher=RayLauncher(job, RayOptions(**(ray or {}))))
     raise ValueError(f"unknown launcher {launcher!r}; use local or ray")
-
-
-class LocalLauncher:
-    """Every episode in this process, in order.
-
-    Each episode gets a fresh copy of the writer as it was given, as on a Ray worker: a writer that holds one
-    schema (LeRobot) would otherwise refuse an episode for differing from the first one written, before the
-    driver could bring them all to their common camera set (`conform.conform_cameras`).
-    """
-
-    name = "local"
-
-    def __init__(self, reader, writer, transform=None):
-        self.reader, self.writer, self.transform = reader, copy.deepcopy(writer), transform
-
-    def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
-        """`keep`: write only these cameras (see `write_one`)."""
-        for ref in refs:
-            yield write_one(self.reader, copy.deepcopy(self.writer), ref, stage, self.transform, keep)
 
 
 @dataclass
@@ -277,3 +258,12 @@ def _reason(err: BaseException) -> str:
     if not lines:
         return type(err).__name__
     return (lines[-1] if getattr(err, "actor_init_failed", False) else lines[0])[:300]
+
+
+def convert(input: str | Path, output: str | Path, writer: str, reader: str | None = None,
+            options: dict | None = None, overwrite: bool = False, progress: bool = True,
+            launcher: str = "local", ray: dict | None = None) -> RunReport:
+    """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`,
+    with the `local` or `ray` launcher (`ray`: the RayOptions fields)."""
+    job = Job(input=str(input), writer=writer, writer_options=options or {}, reader=reader)
+    return run_job(job, output, launcher, ray, overwrite, progress)

@@ -19,6 +19,7 @@ only the driver, this module, appends to the manifest, merges and publishes.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..episode import Episode
 from ..errors import DatasetError, EpisodeError
@@ -145,8 +146,6 @@ def run_episodes(
     this process alone keeps the manifest, merges and publishes, so the output is the same.
     One bad episode is reported and skipped; the run goes on. The output appears only when complete.
     """
-    from .launch import LocalLauncher
-
     output = check_output(output, overwrite, input_name or None)
     launcher = launcher or LocalLauncher(reader, writer, transform)
     stage = staging_dir(output)
@@ -338,20 +337,28 @@ def _publish(merged: Path, output: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def convert(input: str | Path, output: str | Path, writer: str, reader: str | None = None,
-            options: dict | None = None, overwrite: bool = False, progress: bool = True,
-            launcher: str = "local", ray: dict | None = None) -> RunReport:
-    """`convert`: every episode of `input` (format `reader`, detected when None) to `output` in format `writer`,
-    with the `local` or `ray` launcher (`ray`: the RayOptions fields)."""
-    from .launch import Job, run_job
-
-    job = Job(input=str(input), writer=writer, writer_options=options or {}, reader=reader)
-    return run_job(job, output, launcher, ray, overwrite, progress)
-
-
 def writer_options(writer: str, output: str | Path, options: dict) -> dict:
     """The writer's options with defaults that depend on the output (LeRobot's repo_id from its name)."""
     options = dict(options)
     if writer == "lerobot" and not options.get("repo_id"):
         options["repo_id"] = f"embodied-rerender/{Path(output).name}"
     return options
+
+
+class LocalLauncher:
+    """Every episode in this process, in order.
+
+    Each episode gets a fresh copy of the writer as it was given, as on a Ray worker: a writer that holds one
+    schema (LeRobot) would otherwise refuse an episode for differing from the first one written, before the
+    driver could bring them all to their common camera set (`conform.conform_cameras`).
+    """
+
+    name = "local"
+
+    def __init__(self, reader, writer, transform=None):
+        self.reader, self.writer, self.transform = reader, copy.deepcopy(writer), transform
+
+    def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
+        """`keep`: write only these cameras (see `write_one`)."""
+        for ref in refs:
+            yield write_one(self.reader, copy.deepcopy(self.writer), ref, stage, self.transform, keep)
