@@ -40,7 +40,7 @@ def run(nproc: int, args, out: Path) -> dict:
     # A static rendezvous on loopback: --standalone resolves the host name, which hung on the device machine.
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
            f"--master_port={free_port()}",
-           "-m", "embodied_rerender.train", f"data={args.data}", f"output={out}", f"batch_size={args.batch}",
+           "-m", "embodied_rerender.train", f"data={args.data}", "init=none", f"output={out}", f"batch_size={args.batch}",
            f"time_limit_s={args.seconds}", f"stage_steps={args.stage_steps}", "self_cond_steps=0", "save_every=0",
            f"log_every={args.log_every}", "resume=false", f"parallel={args.parallel}", *args.extra]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
