@@ -1,0 +1,98 @@
+"""The static-scene memory of the warp synthesizer: a hole that only another instant saw is filled with the
+true background, and a moving object that was there only at that other instant does not ghost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from embodied_rerender.episode import CameraTrajectory
+from embodied_rerender.generate import WarpSynthesizer
+from embodied_rerender.generate.warp import static_plate
+from embodied_rerender.memory import View
+
+H, W, T, NOW, BEFORE = 48, 64, 11, 10, 5
+K = np.array([[50.0, 0, (W - 1) / 2], [0, 50.0, (H - 1) / 2], [0, 0, 1]])
+# Near squares at height 0.5 m over the floor z = 0: (x0, x1, y0, y1) and the frames they are there.
+OCCLUDER = ((-0.12, 0.02, -0.08, 0.08), range(8, 11))  # hides the floor from the source at NOW, not at BEFORE
+GHOST = ((0.12, 0.22, -0.1, 0.0), range(3, 7))          # there at BEFORE only
+
+
+def down_camera(x: float, y: float, height: float) -> np.ndarray:
+    """`(4, 4)` camera-to-world looking straight down from `height` above the floor."""
+    pose = np.eye(4)
+    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    pose[:3, 3] = [x, y, height]
+    return pose
+
+
+def floor_colour(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    rgb = np.stack([np.sin(37 * x) * np.cos(23 * y), np.sin(53 * y + 1), np.cos(29 * (x + y))], -1)
+    return ((rgb * 0.5 + 0.5) * 255).astype(np.uint8)
+
+
+def head_view(squares: list) -> View:
+    """A stationary camera 1 m above the floor; `squares` at 0.5 m pass under it (red, depth 0.5)."""
+    pose = down_camera(0.0, 0.0, 1.0)
+    v, u = np.mgrid[0:H, 0:W].astype(np.float64)
+    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1) @ pose[:3, :3].T
+    floor = rays * 1.0 + pose[:3, 3]
+    near = rays * 0.5 + pose[:3, 3]
+    frames = np.repeat(floor_colour(floor[..., 0], floor[..., 1])[None], T, 0)
+    depth = np.ones((T, H, W), np.float32)
+    for (x0, x1, y0, y1), when in squares:
+        inside = (near[..., 0] >= x0) & (near[..., 0] <= x1) & (near[..., 1] >= y0) & (near[..., 1] <= y1)
+        for t in when:
+            frames[t][inside] = (230, 20, 20)
+            depth[t][inside] = 0.5
+    return View("head", frames, depth, CameraTrajectory(np.repeat(pose[None], T, 0), K, H, W))
+
+
+def target() -> CameraTrajectory:
+    return CameraTrajectory(np.repeat(down_camera(0.12, 0.03, 0.8)[None], T, 0), K, H, W)
+
+
+def test_static_memory_fills_from_another_instant_without_ghosts():
+    truth = WarpSynthesizer().synthesize([head_view([])], target(), 0)  # the floor alone
+    scene = head_view([OCCLUDER, GHOST])
+    plain = WarpSynthesizer().synthesize([scene], target(), 0)
+    memory = WarpSynthesizer(static_memory=2, static_stride=5).synthesize([scene], target(), 0)
+    hole = ~plain.covered[NOW] & truth.covered[NOW]  # floor the target sees that the source hides at NOW
+    assert hole.sum() > 40
+    err = lambda s: np.abs(s.frames[NOW].astype(int) - truth.frames[NOW].astype(int)).max(-1)  # noqa: E731
+    # Filled from BEFORE with the floor's true colour, where the fill alone guessed.
+    assert memory.covered[NOW][hole].mean() > 0.95
+    assert err(memory)[hole].mean() < 2.0 and err(plain)[hole].mean() > 10.0
+    # The occluder is still there at NOW (nearest surface wins) and the square seen only at BEFORE is not.
+    near = lambda s: s.covered[NOW] & (s.depth[NOW] < 0.5)  # the squares are 0.3 m from the target  # noqa: E731
+    assert np.array_equal(near(memory), near(plain)) and near(plain).sum() > 40
+    # Elsewhere it changes only what comes closer to the truth (floor splats at the occluder's edge).
+    assert (err(memory)[~hole] <= err(plain)[~hole]).all()
+    # At BEFORE the ghost square is really in the scene: the same-instant view shows it, the memory keeps it.
+    assert memory.covered[BEFORE][plain.depth[BEFORE] < 0.5].all()
+    assert np.array_equal(near(memory), near(truth) | near(plain))
+
+
+def test_static_plate_skips_moving_cameras_and_moving_content():
+    view = head_view([OCCLUDER, GHOST])
+    frames, depth = torch.from_numpy(view.frames), torch.from_numpy(view.depth)
+    ks = torch.tensor(view.trajectory.intrinsics_per_frame(), dtype=torch.float32)
+    poses = torch.tensor(view.trajectory.extrinsics, dtype=torch.float32)
+    image, plate = static_plate(frames, depth, ks, poses, 0, torch.tensor([NOW, BEFORE]), 2, 5)
+    occluded = view.depth[NOW] < 0.9
+    assert (plate[0].numpy()[occluded] == 1.0).all() and (plate[0].numpy()[~occluded] == 0).all()
+    assert np.array_equal(image[0].numpy()[occluded], view.frames[BEFORE][occluded])
+    # At BEFORE the plate is the floor under the square that is there then, never the square itself.
+    ghost = view.depth[BEFORE] < 0.9
+    assert (plate[1].numpy()[ghost] == 1.0).all() and (plate[1].numpy()[~ghost] == 0).all()
+    assert np.array_equal(image[1].numpy()[ghost], view.frames[NOW][ghost])
+    moved = poses.clone()
+    moved[:, 0, 3] += torch.arange(T) * 0.01  # a camera that moves 1 cm a frame: no pixel is comparable
+    _, plate = static_plate(frames, depth, ks, moved, 0, torch.tensor([NOW]), 2, 5)
+    assert not (plate > 0).any()
+
+
+def test_static_memory_option_is_checked():
+    with pytest.raises(ValueError, match="static_memory"):
+        WarpSynthesizer(static_memory=-1)
