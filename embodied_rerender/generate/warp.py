@@ -27,12 +27,12 @@ class WarpSynthesizer:
     from their far side (default) instead of plain push-pull.
 
     static_memory: the static-scene memory (0 = off): each context view also contributes, for target frame t, the
-    static part of up to ``2 * static_memory`` other instants t +- j * static_stride of the same episode (nearest
-    in time first), as one extra "background plate" view that the splat's z-test merges with the same-instant
-    views, so background that the arm hides at t but showed a moment earlier is warped in instead of guessed.
-    A source pixel counts as static (see :func:`static_plate`) only where its camera held the same pose, its depth
-    is the farthest that pixel showed over those instants (a surface in front of the background came and went:
-    the arm or an object it carries) and at least two instants agree on it, so what moves never ghosts."""
+    static part of ``2 * static_memory`` other instants t +- j * static_stride of the same episode (nearest
+    in time first), splatted with the same-instant views so the z-test lets the nearest surface win: background
+    that the arm hides at t but showed a moment earlier is warped in instead of guessed. A source pixel is kept
+    (see :func:`static_views`) only where no other instant saw through it (what moves: the arm, what it carries,
+    never ghosts), two instants agree on it and t itself does not show it. Costs ``1 + 2 * static_memory``
+    times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection state per view."""
 
     name = "warp"
 
@@ -79,10 +79,9 @@ class WarpSynthesizer:
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = _context_at(ctx, times)
             if self.static_memory:
-                plates = [static_plate(*view, times, self.static_memory, self.static_stride) for view in ctx]
-                images = torch.cat([images, torch.stack([p[0] for p in plates], 1)], 1)
-                depths = torch.cat([depths, torch.stack([p[1] for p in plates], 1)], 1)
-                ks, poses = torch.cat([ks, ks], 1), torch.cat([poses, poses], 1)
+                extra = [static_views(*view, times, self.static_memory, self.static_stride) for view in ctx]
+                images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
+                                             for i, base in enumerate((images, depths, ks, poses)))
             out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
                              max_splat=self.max_splat, backend=self.backend, channels_last=True, fill=spatial,
                              depth_aware=self.depth_aware)
@@ -141,60 +140,58 @@ def _context_at(ctx: list[tuple], times: torch.Tensor):
     return tuple(torch.stack(p, dim=1) for p in parts)
 
 
-def static_plate(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor, v_start: int,
-                 times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.02, abs_tol: float = 0.01,
-                 min_agree: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """The static background one view showed around episode frames `times`, for what it does not show at them.
+def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor, v_start: int,
+                 times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.03, abs_tol: float = 0.01,
+                 min_agree: int = 2) -> tuple[torch.Tensor, ...]:
+    """The static part of one view at other instants, for what it does not show at `times`.
+
+    For target frame t, the instants are the ``2 * count`` nearest of t +- j * stride (j = 1, 2, ...) inside the
+    view. A pixel of instant s is kept when its surface point X is static and unseen at t: projected into the
+    source camera at t and at every other of those instants u (through its pose at u, so a moving head camera
+    works too), no instant looked *through* X (saw farther than X where X projects: X was not there then, so
+    it moved: the arm or something it carries), at least `min_agree` instants (s included) saw X where it is,
+    and t did not (there the same-instant view already shows it).
 
     Args:
         frames ``(Tv, H, W, 3)`` uint8, depth ``(Tv, H, W)`` metres (0 = invalid), ks ``(Tv, 3, 3)``, poses
             ``(Tv, 4, 4)``, v_start: one uploaded view (see :func:`_upload`); times ``(B,)`` long episode frames.
-        count / stride: up to ``2 * count`` other instants t +- j * stride (j = 1, 2, ...; nearest first, those
-            outside the view or where the camera moved away from its pose at t skipped).
-        rel_tol / abs_tol: depths within ``rel_tol * background + abs_tol`` of the background agree with it.
-        min_agree: instants (t included) that must show the background depth for a pixel to count as static.
+        rel_tol / abs_tol: depths within ``rel_tol * z + abs_tol`` agree.
 
     Returns:
-        image ``(B, H, W, 3)`` uint8 and depth ``(B, H, W)`` float32, 0 where no static instant shows what t
-        does not (so the splat skips those pixels); pixel (b, p) comes from the nearest-in-time instant at which
-        p showed the background: the farthest depth p held over t and the instants (a stationary camera sees
-        the background whenever nothing is in front of it; what stood in front, the arm or what it carries,
-        held a nearer depth and is left out).
+        images ``(B, C, H, W, 3)`` uint8, depth ``(B, C, H, W)`` float32 (0 where not kept, so the splat
+        skips it), K ``(B, C, 3, 3)`` and c2w ``(B, C, 4, 4)`` of the C = ``2 * count`` instants, to be splatted
+        with the same-instant views (the splat's z-test lets the nearest surface win).
     """
-    t_len = len(frames)
+    from ..geometry.camera import project, unproject
+
+    t_len, h, w = depth.shape
     local = (times - v_start).clamp(0, t_len - 1)  # (B,)
     j = torch.arange(1, 2 * count + 1, device=times.device)
     offsets = torch.stack([-j, j], 1).reshape(-1) * stride  # -s, +s, -2s, +2s, ...: nearest first
-    cand = local[:, None] + offsets  # (B, 4 count)
+    cand = local[:, None] + offsets
     inside = (cand >= 0) & (cand < t_len)
-    cand = cand.clamp(0, t_len - 1)
-    still = _same_pose(poses[cand], poses[local][:, None]) & _same_pose_k(ks[cand], ks[local][:, None])
-    usable = inside & still
-    usable &= usable.cumsum(1) <= 2 * count  # the 2 * count nearest usable instants
-    d_now = depth.index_select(0, local)  # (B, H, W)
-    d_cand = depth[cand] * usable[..., None, None]  # (B, C, H, W), 0 where unusable
-    everything = torch.cat([d_now[:, None], d_cand], 1)
-    background = everything.amax(1)  # (B, H, W)
-    agree = (everything > 0) & (everything >= background[:, None] - (rel_tol * background[:, None] + abs_tol))
-    static = agree[:, 1:] & (agree.sum(1) >= min_agree)[:, None]
-    static &= ~agree[:, :1]  # t shows the background itself: nothing to add
-    b, h, w = d_now.shape
-    image = torch.zeros((b, h, w, 3), dtype=frames.dtype, device=frames.device)
-    plate_depth = torch.zeros((b, h, w), dtype=depth.dtype, device=depth.device)
-    for c in reversed(range(cand.shape[1])):  # nearest instant written last, so it wins
-        m = static[:, c]
-        image = torch.where(m[..., None], frames[cand[:, c]], image)
-        plate_depth = torch.where(m, d_cand[:, c], plate_depth)
-    return image, plate_depth
-
-
-def _same_pose(a: torch.Tensor, b: torch.Tensor, metres: float = 1e-3, rotation: float = 2e-3) -> torch.Tensor:
-    """``(...)`` bool: camera-to-world poses ``(..., 4, 4)`` within 1 mm and about 0.1 degree of each other."""
-    moved = (a[..., :3, 3] - b[..., :3, 3]).norm(dim=-1)
-    turned = (a[..., :3, :3] - b[..., :3, :3]).flatten(-2).norm(dim=-1)
-    return (moved <= metres) & (turned <= rotation)
-
-
-def _same_pose_k(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """``(...)`` bool: intrinsics ``(..., 3, 3)`` equal to 1e-3 px (a zooming camera sees other pixels)."""
-    return (a - b).abs().flatten(-2).amax(-1) <= 1e-3
+    keep = inside & (inside.cumsum(1) <= 2 * count)  # the 2 * count nearest instants inside the view
+    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :2 * count]
+    usable = keep.gather(1, order)  # (B, C)
+    cand = cand.gather(1, order).clamp(0, t_len - 1)
+    instants = torch.cat([local[:, None], cand], 1)  # (B, 1 + C): t first
+    seen = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
+    d_all = depth[instants] * seen[..., None, None]  # (B, 1 + C, H, W)
+    k_all, c2w_all = ks[instants], poses[instants]
+    out_depth = torch.zeros((len(times), 2 * count, h, w), dtype=torch.float32, device=depth.device)
+    flat = d_all.flatten(-2)  # (B, 1 + C, HW)
+    for c in range(2 * count):
+        d_s = d_all[:, 1 + c]
+        points = unproject(d_s, k_all[:, 1 + c], c2w_all[:, 1 + c]).reshape(len(times), 1, h * w, 3)
+        uv, z = project(points, c2w_all, k_all)  # (B, 1 + C, HW, 2), (B, 1 + C, HW)
+        col, row = uv[..., 0].round().long(), uv[..., 1].round().long()
+        on = (z > 0) & (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        index = (row.clamp(0, h - 1) * w + col.clamp(0, w - 1))
+        observed = flat.gather(2, index) * on  # what instant u saw where X projects; 0 = no information
+        tol = rel_tol * z + abs_tol
+        agree = (observed > 0) & ((observed - z).abs() <= tol)
+        through = (observed > 0) & (observed > z + tol)
+        static = ~through.any(1) & (agree.sum(1) >= min_agree) & ~agree[:, 0]
+        static &= (d_s.flatten(-2) > 0) & usable[:, c:c + 1]
+        out_depth[:, c] = torch.where(static, d_s.flatten(-2), 0.0).reshape(-1, h, w)
+    return frames[cand], out_depth, ks[cand], poses[cand]
