@@ -32,30 +32,33 @@ def floor_colour(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((rgb * 0.5 + 0.5) * 255).astype(np.uint8)
 
 
-def head_view(squares: list) -> View:
-    """A stationary camera 1 m above the floor; `squares` at 0.5 m pass under it (red, depth 0.5)."""
-    pose = down_camera(0.0, 0.0, 1.0)
+def head_view(squares: list, drift: float = 0.0) -> View:
+    """A camera 1 m above the floor, moving `drift` metres along x a frame; `squares` at 0.5 m pass under it
+    (red, depth 0.5)."""
+    poses = np.stack([down_camera(drift * t, 0.0, 1.0) for t in range(T)])
     v, u = np.mgrid[0:H, 0:W].astype(np.float64)
-    rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1) @ pose[:3, :3].T
-    floor = rays * 1.0 + pose[:3, 3]
-    near = rays * 0.5 + pose[:3, 3]
-    frames = np.repeat(floor_colour(floor[..., 0], floor[..., 1])[None], T, 0)
+    frames = np.zeros((T, H, W, 3), np.uint8)
     depth = np.ones((T, H, W), np.float32)
-    for (x0, x1, y0, y1), when in squares:
-        inside = (near[..., 0] >= x0) & (near[..., 0] <= x1) & (near[..., 1] >= y0) & (near[..., 1] <= y1)
-        for t in when:
-            frames[t][inside] = (230, 20, 20)
-            depth[t][inside] = 0.5
-    return View("head", frames, depth, CameraTrajectory(np.repeat(pose[None], T, 0), K, H, W))
+    for t, pose in enumerate(poses):
+        rays = np.stack([(u - K[0, 2]) / K[0, 0], (v - K[1, 2]) / K[1, 1], np.ones_like(u)], -1) @ pose[:3, :3].T
+        floor, near = rays * 1.0 + pose[:3, 3], rays * 0.5 + pose[:3, 3]
+        frames[t] = floor_colour(floor[..., 0], floor[..., 1])
+        for (x0, x1, y0, y1), when in squares:
+            inside = (near[..., 0] >= x0) & (near[..., 0] <= x1) & (near[..., 1] >= y0) & (near[..., 1] <= y1)
+            if t in when:
+                frames[t][inside] = (230, 20, 20)
+                depth[t][inside] = 0.5
+    return View("head", frames, depth, CameraTrajectory(poses, K, H, W))
 
 
 def target() -> CameraTrajectory:
     return CameraTrajectory(np.repeat(down_camera(0.12, 0.03, 0.8)[None], T, 0), K, H, W)
 
 
-def test_static_memory_fills_from_another_instant_without_ghosts():
-    truth = WarpSynthesizer().synthesize([head_view([])], target(), 0)  # the floor alone
-    scene = head_view([OCCLUDER, GHOST])
+@pytest.mark.parametrize("drift", [0.0, 0.01], ids=["still", "moving"])
+def test_static_memory_fills_from_another_instant_without_ghosts(drift):
+    truth = WarpSynthesizer().synthesize([head_view([], drift)], target(), 0)  # the floor alone
+    scene = head_view([OCCLUDER, GHOST], drift)
     plain = WarpSynthesizer().synthesize([scene], target(), 0)
     memory = WarpSynthesizer(static_memory=2, static_stride=5).synthesize([scene], target(), 0)
     hole = ~plain.covered[NOW] & truth.covered[NOW]  # floor the target sees that the source hides at NOW
@@ -63,7 +66,8 @@ def test_static_memory_fills_from_another_instant_without_ghosts():
     err = lambda s: np.abs(s.frames[NOW].astype(int) - truth.frames[NOW].astype(int)).max(-1)  # noqa: E731
     # Filled from BEFORE with the floor's true colour, where the fill alone guessed.
     assert memory.covered[NOW][hole].mean() > 0.95
-    assert err(memory)[hole].mean() < 2.0 and err(plain)[hole].mean() > 10.0
+    # (From a moving camera the floor is resampled from another pose: its centimetre-scale texture aliases.)
+    assert err(memory)[hole].mean() < (2.0 if drift == 0 else 25.0) and err(plain)[hole].mean() > 100.0
     # The occluder is still there at NOW (nearest surface wins) and the square seen only at BEFORE is not.
     near = lambda s: s.covered[NOW] & (s.depth[NOW] < 0.5)  # the squares are 0.3 m from the target  # noqa: E731
     assert np.array_equal(near(memory), near(plain)) and near(plain).sum() > 40
