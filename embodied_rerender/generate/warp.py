@@ -31,7 +31,8 @@ class WarpSynthesizer:
     in time first), splatted with the same-instant views so the z-test lets the nearest surface win: background
     that the arm hides at t but showed a moment earlier is warped in instead of guessed. A source pixel is kept
     (see :func:`static_views`) only where no other instant saw through it (what moves: the arm, what it carries,
-    never ghosts), two instants agree on it and t itself does not show it. Costs ``1 + 2 * static_memory``
+    never ghosts), two instants agree on it and t itself does not show it. Synthesized context views (their
+    provenance names a generator) do not take part: their depth is partly the fill's guess. Costs ``1 + 2 * static_memory``
     times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection state per view."""
 
     name = "warp"
@@ -67,6 +68,8 @@ class WarpSynthesizer:
         t_len, (h, w) = len(target), (target.height, target.width)
         dev = self.device
         ctx = [_upload(v, dev) for v in views]
+        # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
+        measured = ["generator" not in v.provenance for v in views]
         tgt_k = _to(target.intrinsics_per_frame(), dev)
         tgt_c2w = _to(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time
@@ -79,7 +82,8 @@ class WarpSynthesizer:
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = _context_at(ctx, times)
             if self.static_memory:
-                extra = [static_views(*view, times, self.static_memory, self.static_stride) for view in ctx]
+                extra = [static_views(*view, times, self.static_memory, self.static_stride)
+                         for view, recorded in zip(ctx, measured) if recorded]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
             out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
