@@ -32,8 +32,9 @@ class WarpSynthesizer:
     that the arm hides at t but showed a moment earlier is warped in instead of guessed. A source pixel is kept
     (see :func:`static_views`) only where no other instant saw through it (what moves: the arm, what it carries,
     never ghosts), two instants agree on it and t itself does not show it. Synthesized context views (their
-    provenance names a generator) do not take part: their depth is partly the fill's guess. Costs ``1 + 2 * static_memory``
-    times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection state per view."""
+    provenance names a generator) do not take part: their depth is partly the fill's guess. Costs
+    ``1 + 2 * static_memory`` times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection
+    state per view. Off by default: on the sample it raised coverage but not quality (docs/results.md)."""
 
     name = "warp"
 
