@@ -130,7 +130,8 @@ def cmd_augment(cfg: DictConfig) -> int:
         raise DatasetError(f"unknown output_mode={cfg.output_mode}; choose from {', '.join(OUTPUT_MODES)}")
     config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
                            near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options,
-                           output_mode=cfg.output_mode, replace_camera=cfg.replace_camera)
+                           output_mode=cfg.output_mode, replace_camera=cfg.replace_camera,
+                           merge=bool(cfg.merge), merge_threshold=float(cfg.merge_threshold))
     job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
               reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
               generator_options=_generator_options(cfg))

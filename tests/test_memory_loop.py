@@ -100,3 +100,57 @@ def test_bank_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(back["synth"].frames, view.frames)
     np.testing.assert_array_equal(back["synth"].trajectory.extrinsics, view.trajectory.extrinsics)
     assert back["synth"].provenance == {"generator": "warp"}
+
+
+class Recording(WarpSynthesizer):
+    """The warp synthesizer, keeping the context it was given."""
+
+    def __init__(self):
+        super().__init__(chunk=3)
+        self.seen = []
+
+    def synthesize(self, context, target, start, generator=None):
+        self.seen.append(context)
+        return super().synthesize(context, target, start, generator)
+
+
+def merge_bank() -> MemoryBank:
+    bank = MemoryBank(near=0.1, far=2.0, num_samples=512)
+    for i, x in enumerate((0.0, 0.15, 0.3, 0.45)):  # co-visible with the target less and less
+        view = floor_view(f"v{i}", down_camera(x, 0.0, 1.0))
+        view.frames[:] = view.frames * 0 + np.arange(T, dtype=np.uint8)[:, None, None, None] + 10 * i  # who, when
+        bank.add(view)
+    return bank
+
+
+def test_merge_gives_k_views_built_from_the_candidates_per_schedule():
+    from embodied_rerender.geometry.covisibility import merge_schedule
+
+    target = Target("t", trajectory(down_camera(0.0, 0.0, 0.9)))
+    bank = merge_bank()
+    synth = Recording()
+    step = run_autoregressive(bank, [target], synth, k=3, seed=0, write_back=False, merge=True)[0]
+    context = synth.seen[0]
+    assert len(context) == 3 and [v.name for v in context[:2]] == ["v0", "v1"]
+    assert step.context == [v.name for v in context]
+    merged = context[2]
+    # The l - k + 1 = 2 least co-visible fused, the better one first, frames shared per the schedule.
+    assert merged.provenance["merged"] == ["v2", "v3"] and merged.name == "merge(v2+v3)"
+    schedule = merge_schedule(2, T).tolist()
+    assert merged.provenance["frame_source"] == [f"v{2 + m}" for m in schedule] == ["v2", "v2", "v3"]
+    for f, name in enumerate(merged.provenance["frame_source"]):
+        np.testing.assert_array_equal(merged.frames[f], bank[name].frames[f])
+        np.testing.assert_array_equal(merged.trajectory.extrinsics[f], bank[name].trajectory.extrinsics[f])
+    assert 0 < step.scores[merged.name] <= 1
+
+
+def test_merge_changes_nothing_with_at_most_k_candidates():
+    target = Target("t", trajectory(down_camera(0.0, 0.0, 0.9)))
+    runs = {}
+    for merge in (False, True):
+        synth = Recording()
+        step = run_autoregressive(merge_bank(), [target], synth, k=4, seed=0, write_back=False, merge=merge)[0]
+        runs[merge] = (step, [v.name for v in synth.seen[0]])
+    assert runs[True][1] == runs[False][1] == ["v0", "v1", "v2", "v3"]
+    assert runs[True][0].scores == runs[False][0].scores
+    np.testing.assert_array_equal(runs[True][0].synthesis.frames, runs[False][0].synthesis.frames)

@@ -44,18 +44,28 @@ def seed_bank(episode: Episode, cameras: list[str], bank: MemoryBank) -> None:
 
 
 def run_autoregressive(bank: MemoryBank, targets: list[Target], synthesizer: Synthesizer, k: int = 4,
-                       retrieval: str = "covisibility", seed: int = 0, write_back: bool = True) -> list[Step]:
-    """Synthesize `targets` in order, each from its top-k retrieved views; returns one Step per target."""
+                       retrieval: str = "covisibility", seed: int = 0, write_back: bool = True,
+                       merge: bool = False, merge_threshold: float = 0.0) -> list[Step]:
+    """Synthesize `targets` in order, each from its top-k retrieved views; returns one Step per target.
+
+    merge: Algorithm 2 (:meth:`MemoryBank.retrieve_merged`): when more than k views score above
+    `merge_threshold`, the least co-visible are fused into merged views, so the synthesizer still gets k views
+    but sees frames of all of them; a merged view is named ``merge(a+b)`` in the Step's context and scores."""
     generator = torch.Generator().manual_seed(seed)
     steps = []
     for target in targets:
-        found = bank.retrieve(target.trajectory, k, retrieval, generator, require_depth=True)
-        context = [bank[i] for i in found.indices]
+        if merge:
+            context, found = bank.retrieve_merged(target.trajectory, k, retrieval, generator, require_depth=True,
+                                                  threshold=merge_threshold)
+        else:
+            found = bank.retrieve(target.trajectory, k, retrieval, generator, require_depth=True)
+            context = [bank[i] for i in found.indices]
         synthesis = synthesizer.synthesize(context, target.trajectory, 0, generator)
         if write_back:
             bank.add(View(target.name, synthesis.frames, synthesis.depth, target.trajectory, 0,
                           {"generator": synthesizer.name, "context": [v.name for v in context]}))
-        scores = {bank[i].name: float(found.scores[i]) for i in found.indices}
+        scores = {v.name: float(v.provenance["score"]) if "merged" in v.provenance
+                  else float(found.scores[next(i for i, u in enumerate(bank.views) if u is v)]) for v in context}
         steps.append(Step(target, synthesis, [v.name for v in context], scores))
     return steps
 

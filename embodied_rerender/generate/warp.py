@@ -24,22 +24,37 @@ class WarpSynthesizer:
     the rest by the depth-aware fill. The default 0 (spatial fill only) measured best for wrist cameras, which
     move centimetres per frame, so the same pixel a frame away shows something else (see docs/benchmarks.md).
     backend: splat kernel (render/kernels.py; "auto" = Triton on CUDA, numba on CPU); depth_aware: fill holes
-    from their far side (default) instead of plain push-pull."""
+    from their far side (default) instead of plain push-pull.
+
+    static_memory: the static-scene memory (0 = off): each context view also contributes, for target frame t, the
+    static part of ``2 * static_memory`` other instants t +- j * static_stride of the same episode (nearest
+    in time first), splatted with the same-instant views so the z-test lets the nearest surface win: background
+    that the arm hides at t but showed a moment earlier is warped in instead of guessed. A source pixel is kept
+    (see :func:`static_views`) only where no other instant saw through it (what moves: the arm, what it carries,
+    never ghosts), two instants agree on it and t itself does not show it. Synthesized context views (their
+    provenance names a generator) do not take part: their depth is partly the fill's guess. Costs
+    ``1 + 2 * static_memory`` times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection
+    state per view. Off by default: on the sample it raised coverage but not quality (docs/results.md)."""
 
     name = "warp"
 
     def __init__(self, chunk: int | None = None, max_splat: int = 9, temporal_gap: int | None = 0,
-                 device: str | torch.device = "cpu", backend: str = "auto", depth_aware: bool = True):
+                 device: str | torch.device = "cpu", backend: str = "auto", depth_aware: bool = True,
+                 static_memory: int = 0, static_stride: int = 8):
         self.device = torch.device(device)
         # None: 32 frames per batch on CUDA (kernel launches, not memory, bound a view there: 2x the fps of 8
         # at 480x640, k = 4, about 5 GB peak), 8 on the CPU.
         self.chunk = chunk or (32 if self.device.type == "cuda" else 8)
         self.max_splat, self.temporal_gap = max_splat, temporal_gap
         self.backend, self.depth_aware = backend, depth_aware
+        if static_memory < 0 or static_stride < 1:
+            raise ValueError(f"static_memory must be >= 0 and static_stride >= 1, got {static_memory}, {static_stride}")
+        self.static_memory, self.static_stride = static_memory, static_stride
 
     def config(self) -> dict:
         return {"chunk": self.chunk, "max_splat": self.max_splat, "temporal_gap": self.temporal_gap,
-                "depth_aware": self.depth_aware}
+                "depth_aware": self.depth_aware, "static_memory": self.static_memory,
+                "static_stride": self.static_stride}
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
                    generator: torch.Generator | None = None) -> Synthesis:
@@ -54,6 +69,8 @@ class WarpSynthesizer:
         t_len, (h, w) = len(target), (target.height, target.width)
         dev = self.device
         ctx = [_upload(v, dev) for v in views]
+        # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
+        measured = ["generator" not in v.provenance for v in views]
         tgt_k = _to(target.intrinsics_per_frame(), dev)
         tgt_c2w = _to(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time
@@ -65,6 +82,11 @@ class WarpSynthesizer:
             hi = min(lo + self.chunk, t_len)
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = _context_at(ctx, times)
+            if self.static_memory:
+                extra = [static_views(*view, times, self.static_memory, self.static_stride)
+                         for view, recorded in zip(ctx, measured) if recorded]
+                images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
+                                             for i, base in enumerate((images, depths, ks, poses)))
             out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
                              max_splat=self.max_splat, backend=self.backend, channels_last=True, fill=spatial,
                              depth_aware=self.depth_aware)
@@ -121,3 +143,60 @@ def _context_at(ctx: list[tuple], times: torch.Tensor):
         for out, x in zip(parts, (frames, depth, ks, poses)):
             out.append(x.index_select(0, local))
     return tuple(torch.stack(p, dim=1) for p in parts)
+
+
+def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor, v_start: int,
+                 times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.03, abs_tol: float = 0.01,
+                 min_agree: int = 2) -> tuple[torch.Tensor, ...]:
+    """The static part of one view at other instants, for what it does not show at `times`.
+
+    For target frame t, the instants are the ``2 * count`` nearest of t +- j * stride (j = 1, 2, ...) inside the
+    view. A pixel of instant s is kept when its surface point X is static and unseen at t: projected into the
+    source camera at t and at every other of those instants u (through its pose at u, so a moving head camera
+    works too), no instant looked *through* X (saw farther than X where X projects: X was not there then, so
+    it moved: the arm or something it carries), at least `min_agree` instants (s included) saw X where it is,
+    and t did not (there the same-instant view already shows it).
+
+    Args:
+        frames ``(Tv, H, W, 3)`` uint8, depth ``(Tv, H, W)`` metres (0 = invalid), ks ``(Tv, 3, 3)``, poses
+            ``(Tv, 4, 4)``, v_start: one uploaded view (see :func:`_upload`); times ``(B,)`` long episode frames.
+        rel_tol / abs_tol: depths within ``rel_tol * z + abs_tol`` agree.
+
+    Returns:
+        images ``(B, C, H, W, 3)`` uint8, depth ``(B, C, H, W)`` float32 (0 where not kept, so the splat
+        skips it), K ``(B, C, 3, 3)`` and c2w ``(B, C, 4, 4)`` of the C = ``2 * count`` instants, to be splatted
+        with the same-instant views (the splat's z-test lets the nearest surface win).
+    """
+    from ..geometry.camera import project, unproject
+
+    t_len, h, w = depth.shape
+    local = (times - v_start).clamp(0, t_len - 1)  # (B,)
+    j = torch.arange(1, 2 * count + 1, device=times.device)
+    offsets = torch.stack([-j, j], 1).reshape(-1) * stride  # -s, +s, -2s, +2s, ...: nearest first
+    cand = local[:, None] + offsets
+    inside = (cand >= 0) & (cand < t_len)
+    keep = inside & (inside.cumsum(1) <= 2 * count)  # the 2 * count nearest instants inside the view
+    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :2 * count]
+    usable = keep.gather(1, order)  # (B, C)
+    cand = cand.gather(1, order).clamp(0, t_len - 1)
+    instants = torch.cat([local[:, None], cand], 1)  # (B, 1 + C): t first
+    seen = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
+    d_all = depth[instants] * seen[..., None, None]  # (B, 1 + C, H, W)
+    k_all, c2w_all = ks[instants], poses[instants]
+    out_depth = torch.zeros((len(times), 2 * count, h, w), dtype=torch.float32, device=depth.device)
+    flat = d_all.flatten(-2)  # (B, 1 + C, HW)
+    for c in range(2 * count):
+        d_s = d_all[:, 1 + c]
+        points = unproject(d_s, k_all[:, 1 + c], c2w_all[:, 1 + c]).reshape(len(times), 1, h * w, 3)
+        uv, z = project(points, c2w_all, k_all)  # (B, 1 + C, HW, 2), (B, 1 + C, HW)
+        col, row = uv[..., 0].round().long(), uv[..., 1].round().long()
+        on = (z > 0) & (col >= 0) & (col < w) & (row >= 0) & (row < h)
+        index = (row.clamp(0, h - 1) * w + col.clamp(0, w - 1))
+        observed = flat.gather(2, index) * on  # what instant u saw where X projects; 0 = no information
+        tol = rel_tol * z + abs_tol
+        agree = (observed > 0) & ((observed - z).abs() <= tol)
+        through = (observed > 0) & (observed > z + tol)
+        static = ~through.any(1) & (agree.sum(1) >= min_agree) & ~agree[:, 0]
+        static &= (d_s.flatten(-2) > 0) & usable[:, c:c + 1]
+        out_depth[:, c] = torch.where(static, d_s.flatten(-2), 0.0).reshape(-1, h, w)
+    return frames[cand], out_depth, ks[cand], poses[cand]

@@ -112,6 +112,54 @@ class MemoryBank:
         full[candidates] = scores
         return Retrieval(chosen, full)
 
+    def retrieve_merged(self, target: CameraTrajectory, k: int, method: str = "covisibility",
+                        generator: torch.Generator | None = None, require_depth: bool = False,
+                        threshold: float = 0.0, mode: str = "segments") -> tuple[list[View], Retrieval]:
+        """The k context views for `target` with Algorithm 2: when more than k views score above `threshold`,
+        the least co-visible ones are fused frame by frame into merged views
+        (:func:`~..geometry.covisibility.merge_candidates`, frames shared per ``mode``) so the synthesizer gets k
+        views that together cover what all of them saw, instead of dropping the rest.
+
+        Returns the views (a merged one is a new :class:`View` named ``merge(a+b)``, not stored in the bank,
+        with ``provenance["merged"]`` its members and ``provenance["frame_source"]`` the member of each frame)
+        and the plain retrieval (its indices the plain top-k). With ``<= k`` views above `threshold`, or views
+        that differ in frame count, size, start or depth (they cannot share a trajectory), it is the plain
+        top-k."""
+        found = self.retrieve(target, k, method, generator, require_depth)
+        above = [i for i in range(len(self.views)) if np.isfinite(found.scores[i]) and found.scores[i] > threshold]
+        if len(above) <= k or not _mergeable([self.views[i] for i in above]):
+            return [self.views[i] for i in found.indices], found
+        from ..geometry.camera import resize_intrinsics
+        from ..geometry.covisibility import gather_frames, merge_candidates
+
+        as_t = lambda a: torch.as_tensor(a, dtype=torch.float32, device=self.device)  # noqa: E731
+        members = [self.views[i] for i in above]
+        h, w = members[0].trajectory.height, members[0].trajectory.width
+        mk = torch.stack([as_t(v.trajectory.intrinsics_per_frame()) for v in members])
+        mc = torch.stack([as_t(v.trajectory.extrinsics) for v in members])
+        tk, tc = as_t(target.intrinsics_per_frame()), as_t(target.extrinsics)
+        if (target.height, target.width) != (h, w):
+            tk = resize_intrinsics(tk, (target.height, target.width), (h, w))
+        gen = generator or torch.Generator(device=self.device).manual_seed(0)
+        scores = torch.as_tensor(found.scores[above], dtype=torch.float32, device=self.device)
+        merged = merge_candidates(mk, mc, tk, tc, k, h, w, self.near, self.far, self.num_samples, gen,
+                                  scores=scores, mode=mode)
+        views = []
+        for m in merged:
+            if len(m.members) == 1:
+                views.append(members[m.members[0]])
+                continue
+            src = m.frame_source.cpu()
+            pick = lambda arrays: gather_frames(torch.from_numpy(np.stack(arrays)), src).numpy()  # noqa: E731
+            traj = CameraTrajectory(pick([v.trajectory.extrinsics for v in members]),
+                                    pick([v.trajectory.intrinsics_per_frame() for v in members]), h, w)
+            depth = pick([v.depth for v in members]) if members[0].depth is not None else None
+            names = [members[i].name for i in m.members]
+            views.append(View(f"merge({'+'.join(names)})", pick([v.frames for v in members]), depth, traj,
+                              members[0].start, {"merged": names, "score": m.score,
+                                                 "frame_source": [members[i].name for i in src.tolist()]}))
+        return views, found
+
     def _covisibility(self, memory: list[CameraTrajectory], target: CameraTrajectory, generator) -> np.ndarray:
         """`(N,)` Algorithm 1 scores, one vectorized call per group of views with the same frames and size."""
         from ..geometry.camera import resize_intrinsics
@@ -166,6 +214,13 @@ class MemoryBank:
             traj = CameraTrajectory(arrays["extrinsics"], arrays["intrinsics"], meta["height"], meta["width"])
             bank.add(View(meta["name"], arrays["frames"], arrays.get("depth"), traj, meta["start"], meta["provenance"]))
         return bank
+
+
+def _mergeable(views: list[View]) -> bool:
+    """Whether `views` can share one merged trajectory: same frame count, size, start and depth presence."""
+    first = views[0]
+    return all(v.frames.shape == first.frames.shape and v.start == first.start
+               and (v.depth is None) == (first.depth is None) for v in views)
 
 
 def _pose_distance(a: CameraTrajectory, b: CameraTrajectory, metres_per_radian: float = 0.5) -> float:

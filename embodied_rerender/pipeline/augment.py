@@ -41,6 +41,8 @@ class AugmentConfig:
     target_options: dict = field(default_factory=dict)
     output_mode: str = "cameras"
     replace_camera: str = "head"
+    merge: bool = False
+    merge_threshold: float = 0.0
 
     def __post_init__(self):
         if self.output_mode not in OUTPUT_MODES:
@@ -73,7 +75,8 @@ class Augmenter:
         if not targets:
             raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
                                episode=episode.episode_id)
-        steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed)
+        steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
+                                   merge=cfg.merge, merge_threshold=cfg.merge_threshold)
         # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here.
         recorded = {name: bank[name].frames for name in cfg.sources}
         for step in steps:
