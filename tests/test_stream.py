@@ -5,6 +5,7 @@ long stream, distillation runs, and the `stream` verb writes a video. Tiny confi
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -266,3 +267,17 @@ def test_stream_verb_takes_a_video_with_poses_and_the_api_takes_tuples(distilled
     student, _ = load_student(root / "out" / "student.safetensors")
     tuples = [(it.source, it.source_K, it.source_c2w, it.target_K, it.target_c2w, it.depth) for it in items]
     assert [f.index for f in stream_views(student, iter(tuples), steps=2)] == list(range(5))
+
+
+def test_stream_verb_runs_on_a_sample_episode_with_the_shipped_student(tmp_path, capsys):
+    """No checkpoint= given: the verb takes weights/stream_ref, as `augment generator=hybrid` takes hybrid_ref."""
+    from embodied_rerender.stream.run import default_checkpoint
+
+    assert default_checkpoint() is not None, "weights/stream_ref.safetensors (+ .json) is not shipped"
+    src = tmp_path / "agibot"
+    assert main(["sample", f"output={src}", "episodes=1", "frames=17", "width=64", "height=48", "progress=false"]) == 0
+    out = tmp_path / "wrist.mp4"
+    assert main(["stream", f"input={src}", "frames=6", f"output={out}", "device=cpu"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["frames"] == 6 and Path(summary["checkpoint"]).name == "stream_ref.safetensors"
+    assert out.stat().st_size > 0
