@@ -35,6 +35,7 @@ def main() -> None:
     p.add_argument("--width", type=int, default=16, help="policy_width")
     p.add_argument("--state-noise", type=float, default=0.02)
     p.add_argument("--regress-gripper", action="store_true")
+    p.add_argument("--delta-joints", action="store_true")
     p.add_argument("--grasp-tolerance", type=float, default=0.03)
     p.add_argument("--place-tolerance", type=float, default=0.04)
     p.add_argument("--train-rollouts", type=int, default=5)
@@ -54,7 +55,8 @@ def main() -> None:
     h, w = info["features"]["observation.images.head"]["shape"][:2]
     start = time.perf_counter()
     if not (a.out / "policy.safetensors").is_file():
-        config = PolicyConfig(width=a.width, horizon=horizon, gripper_binary=not a.regress_gripper)
+        config = PolicyConfig(width=a.width, horizon=horizon, gripper_binary=not a.regress_gripper,
+                              delta_joints=a.delta_joints)
         summary = train_policy(frames, [], config, TrainConfig(steps=a.steps, batch=a.batch, seed=a.seed,
                                                                state_noise=a.state_noise), a.out, progress=True)
         (a.out / "train.json").write_text(json.dumps(summary, indent=1))

@@ -36,6 +36,9 @@ class PolicyConfig:
     state_dim: int = STATE_DIM
     action_dim: int = ACTION_DIM
     gripper_binary: bool = True  # gripper commands as open / closed logits (BCE), thresholded at 0.5 to run
+    # arm joints predicted as targets relative to the current joints (normalized by the deltas' std: finer
+    # steps than absolute targets spread over the joint range); the absolute target is state + delta
+    delta_joints: bool = False
 
 
 GRIPPER = slice(14, 16)  # the gripper commands in the 22-d action
@@ -87,6 +90,15 @@ class BCPolicy(nn.Module):
         feats.append(progress.view(-1, 1).float() * 2 - 1)
         return self.mlp(torch.cat(feats, dim=1)).view(-1, self.config.chunk, self.config.action_dim)
 
+    def relative(self, action: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Actions `(B, chunk, 22)` in the policy's target space: with `delta_joints`, arm joints minus the
+        state's `(B, 20)` joints; else unchanged."""
+        if not self.config.delta_joints:
+            return action
+        out = action.clone()
+        out[..., :14] -= state[:, None, :14]
+        return out
+
     def normalize_action(self, action: torch.Tensor) -> torch.Tensor:
         return (action - self.action_mean) / self.action_std
 
@@ -98,6 +110,8 @@ class BCPolicy(nn.Module):
         progress = torch.tensor([step / self.config.horizon])
         out = self(x, torch.as_tensor(state, dtype=torch.float32)[None], progress)[0]
         action = out * self.action_std + self.action_mean
+        if self.config.delta_joints:
+            action[:, :14] += torch.as_tensor(state, dtype=torch.float32)[:14]
         if self.config.gripper_binary:  # closed probabilities: temporal ensembling averages them
             action[:, GRIPPER] = torch.sigmoid(out[:, GRIPPER])
         return action.numpy()

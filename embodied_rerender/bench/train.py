@@ -133,9 +133,8 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     policy = BCPolicy(policy_config)
-    policy.set_normalization(frames.state, frames.action)
     raw = action_chunks(frames, policy_config.chunk)
-    targets = policy.normalize_action(raw)
+    policy.set_normalization(frames.state, policy.relative(raw, frames.state)[:, 0])
     rows = view_rows(frames, views) if views else None
     optim = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
@@ -159,7 +158,8 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
         if config.state_noise > 0:
             state = state.clone()
             state[:, :14] += config.state_noise * torch.randn(config.batch, 14, generator=generator)
-        loss = chunk_loss(policy, policy(images, state, phase), targets[idx], raw[idx])
+        target = policy.normalize_action(policy.relative(raw[idx], state))  # noisy state: steer back to the target
+        loss = chunk_loss(policy, policy(images, state, phase), target, raw[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -186,6 +186,8 @@ def fit_error(policy: BCPolicy, frames: Frames, generator: torch.Generator, n: i
     progress = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy.config.horizon
     out = policy(images, frames.state[idx], progress)[:, 0]
     pred = out * policy.action_std + policy.action_mean
+    if policy.config.delta_joints:
+        pred[:, :14] += frames.state[idx, :14]
     if policy.config.gripper_binary:  # the command that runs: 0 / 1
         pred[:, GRIPPER] = (out[:, GRIPPER] > 0).float()
     err = (pred - frames.action[idx]).abs()
