@@ -181,3 +181,19 @@ def test_binary_gripper_head_trains_to_a_zero_one_command():
     assert ((chunk[:, 14:16] >= 0) & (chunk[:, 14:16] <= 1)).all()  # probabilities
     assert chunk[0, 14] < 0.5 < chunk[0, 15]  # one open, one closed target: the head learnt the classes
     assert policy.command(chunk[0])[14:16].tolist() == [0.0, 1.0]
+
+
+def test_delta_joint_targets_are_relative_to_the_state():
+    """With `delta_joints` the arm entries are learnt as target - state and run as state + prediction."""
+    import torch
+
+    from embodied_rerender.bench.policy import BCPolicy, PolicyConfig
+
+    policy = BCPolicy(PolicyConfig(width=8, hidden=16, chunk=2, delta_joints=True))
+    state, action = torch.rand(3, 20), torch.rand(3, 2, 22)
+    rel = policy.relative(action, state)
+    assert torch.allclose(rel[..., :14] + state[:, None, :14], action[..., :14]) and torch.equal(rel[..., 14:], action[..., 14:])
+    torch.nn.init.zeros_(policy.mlp[-1].weight), torch.nn.init.zeros_(policy.mlp[-1].bias)  # predicts the mean
+    policy.action_mean.copy_(torch.full((22,), 0.25))
+    out = policy.act({"head": np.zeros((24, 32, 3), np.uint8)}, state[0].numpy(), 0)
+    assert np.allclose(out[:, :14], state[0, :14].numpy() + 0.25, atol=1e-6)
