@@ -134,6 +134,8 @@ class BCPolicy(nn.Module):
     def load(cls, path: Path) -> "BCPolicy":
         from safetensors.torch import load_file
 
-        model = cls(PolicyConfig(**json.loads(Path(path).with_suffix(".json").read_text())))
+        config = json.loads(Path(path).with_suffix(".json").read_text())
+        config.setdefault("gripper_binary", False)  # policies saved before the binary head regressed the gripper
+        model = cls(PolicyConfig(**config))
         model.load_state_dict(load_file(str(path)))
         return model

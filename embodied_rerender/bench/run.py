@@ -85,7 +85,7 @@ def run_bench(options: dict) -> dict:
                                        "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
     policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"],
                                  horizon=o["frames"], state_dims=list(o["state_dims"]),
-                                 gripper_binary=bool(o["gripper_binary"]))
+                                 gripper_binary=bool(o["gripper_binary"]), delta_joints=bool(o["delta_joints"]))
     steps = o["frames"] - 1 + o["extra_steps"]
     for arm in o["arms"]:
         spec = ARMS[arm]
