@@ -144,3 +144,56 @@ def test_small_end_to_end_through_the_cli(tmp_path):
     info = json.loads((view / "meta" / "info.json").read_text())
     assert info["total_episodes"] == 3 and "observation.images.head" in info["features"]
     assert (out / "success_vs_shift.png").stat().st_size > 0
+
+
+def test_expert_with_binary_gripper_commands_succeeds(env):
+    """What a binary gripper head runs (0 / 1 at p = 0.5) still completes the task when the joints are the expert's."""
+    env.reset(0, 0)
+    actions = expert_actions(env.episode).copy()
+    actions[:, 14:16] = actions[:, 14:16] > 0.5
+    for a in actions:
+        _, success, _ = env.step(a)
+    assert success
+
+
+def test_binary_gripper_head_trains_to_a_zero_one_command():
+    """The gripper entries are logits trained with BCE on closed = command > 0.5; `command` runs them as 0 / 1."""
+    import torch
+
+    from embodied_rerender.bench.policy import BCPolicy, PolicyConfig
+    from embodied_rerender.bench.train import Frames, TrainConfig, train_policy
+
+    n, g = 24, torch.Generator().manual_seed(0)
+    action = torch.rand(n, 22, generator=g)
+    action[:, 14:16] = torch.tensor([[0.2, 0.9]]).repeat(n, 1)
+    frames = Frames({"head": torch.randint(0, 255, (n, 3, 24, 32), dtype=torch.uint8, generator=g)},
+                    torch.rand(n, 20, generator=g), action, np.zeros(n, dtype=np.int64), np.arange(n))
+    config = PolicyConfig(width=8, hidden=32, chunk=2, horizon=n)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        summary = train_policy(frames, [], config, TrainConfig(steps=60, batch=8, state_noise=0.02), Path(d))
+        policy = BCPolicy.load(Path(d) / "policy.safetensors")
+    assert summary["state_noise"] == 0.02 and summary["final_loss"] < summary["first_loss"]
+    image = frames.images["head"][0].permute(1, 2, 0).numpy()
+    chunk = policy.act({"head": image}, frames.state[0].numpy(), 0)
+    assert ((chunk[:, 14:16] >= 0) & (chunk[:, 14:16] <= 1)).all()  # probabilities
+    assert chunk[0, 14] < 0.5 < chunk[0, 15]  # one open, one closed target: the head learnt the classes
+    assert policy.command(chunk[0])[14:16].tolist() == [0.0, 1.0]
+
+
+def test_delta_joint_targets_are_relative_to_the_state():
+    """With `delta_joints` the arm entries are learnt as target - state and run as state + prediction."""
+    import torch
+
+    from embodied_rerender.bench.policy import BCPolicy, PolicyConfig
+
+    policy = BCPolicy(PolicyConfig(width=8, hidden=16, chunk=2, delta_joints=True))
+    state, action = torch.rand(3, 20), torch.rand(3, 2, 22)
+    rel = policy.relative(action, state)
+    assert torch.allclose(rel[..., :14] + state[:, None, :14], action[..., :14]) and torch.equal(rel[..., 14:], action[..., 14:])
+    torch.nn.init.zeros_(policy.mlp[-1].weight), torch.nn.init.zeros_(policy.mlp[-1].bias)  # predicts the mean
+    policy.action_mean.copy_(torch.full((22,), 0.25))
+    out = policy.act({"head": np.zeros((24, 32, 3), np.uint8)}, state[0].numpy(), 0)
+    assert np.allclose(out[:, :14], state[0, :14].numpy() + 0.25, atol=1e-6)

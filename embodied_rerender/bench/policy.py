@@ -3,7 +3,9 @@
 
 Inputs: images camera -> `(B, 3, H, W)` float in [0, 1], state `(B, 20)`, progress `(B,)` = step / horizon (the
 scripted task is paced by time: without it, the waiting poses before and after a phase look alike). Output:
-`(B, chunk, 22)` actions in normalized units (per-dimension mean / std of the training data, kept in buffers).
+`(B, chunk, 22)` actions in normalized units (per-dimension mean / std of the training data, kept in buffers),
+except the two gripper entries (14, 15) when `gripper_binary`: there, open / closed logits (a classification
+head: regressing the expert's ramp left the command near the grasp threshold, docs/results.md issue 15).
 By default the policy sees the head camera only, so its success depends on that view (what the benchmark
 measures); the wrist cameras can be added through `cameras`.
 Weights: safetensors + JSON config, never pickle.
@@ -33,6 +35,13 @@ class PolicyConfig:
     state_dims: list[int] = field(default_factory=lambda: list(range(STATE_DIM)))
     state_dim: int = STATE_DIM
     action_dim: int = ACTION_DIM
+    gripper_binary: bool = True  # gripper commands as open / closed logits (BCE), thresholded at 0.5 to run
+    # arm joints predicted as targets relative to the current joints (normalized by the deltas' std: finer
+    # steps than absolute targets spread over the joint range); the absolute target is state + delta
+    delta_joints: bool = False
+
+
+GRIPPER = slice(14, 16)  # the gripper commands in the 22-d action
 
 
 class SpatialSoftmax(nn.Module):
@@ -81,6 +90,15 @@ class BCPolicy(nn.Module):
         feats.append(progress.view(-1, 1).float() * 2 - 1)
         return self.mlp(torch.cat(feats, dim=1)).view(-1, self.config.chunk, self.config.action_dim)
 
+    def relative(self, action: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        """Actions `(B, chunk, 22)` in the policy's target space: with `delta_joints`, arm joints minus the
+        state's `(B, 20)` joints; else unchanged."""
+        if not self.config.delta_joints:
+            return action
+        out = action.clone()
+        out[..., :14] -= state[:, None, :14]
+        return out
+
     def normalize_action(self, action: torch.Tensor) -> torch.Tensor:
         return (action - self.action_mean) / self.action_std
 
@@ -91,7 +109,19 @@ class BCPolicy(nn.Module):
         x = {cam: torch.from_numpy(images[cam]).permute(2, 0, 1)[None].float() / 255 for cam in self.config.cameras}
         progress = torch.tensor([step / self.config.horizon])
         out = self(x, torch.as_tensor(state, dtype=torch.float32)[None], progress)[0]
-        return (out * self.action_std + self.action_mean).numpy()
+        action = out * self.action_std + self.action_mean
+        if self.config.delta_joints:
+            action[:, :14] += torch.as_tensor(state, dtype=torch.float32)[:14]
+        if self.config.gripper_binary:  # closed probabilities: temporal ensembling averages them
+            action[:, GRIPPER] = torch.sigmoid(out[:, GRIPPER])
+        return action.numpy()
+
+    def command(self, action: "np.ndarray") -> "np.ndarray":
+        """The `(22,)` action to run from an (ensembled) `act` row: binary gripper commands 0 / 1 at p = 0.5."""
+        action = action.copy()
+        if self.config.gripper_binary:
+            action[GRIPPER] = (action[GRIPPER] > 0.5).astype(action.dtype)
+        return action
 
     def save(self, path: Path) -> None:
         from safetensors.torch import save_file
@@ -104,6 +134,8 @@ class BCPolicy(nn.Module):
     def load(cls, path: Path) -> "BCPolicy":
         from safetensors.torch import load_file
 
-        model = cls(PolicyConfig(**json.loads(Path(path).with_suffix(".json").read_text())))
+        config = json.loads(Path(path).with_suffix(".json").read_text())
+        config.setdefault("gripper_binary", False)  # policies saved before the binary head regressed the gripper
+        model = cls(PolicyConfig(**config))
         model.load_state_dict(load_file(str(path)))
         return model

@@ -52,10 +52,10 @@ def rollout(env: PickPlaceEnv, policy, seed: int, index: int, offset: np.ndarray
         if frames is not None:
             frames.append(np.concatenate(list(obs["images"].values()), axis=1))
         if execute <= 0:
-            action = ensemble(step, policy.act(obs["images"], obs["state"], step))
+            action = policy.command(ensemble(step, policy.act(obs["images"], obs["state"], step)))
         else:
             if not plan:
-                plan = list(policy.act(obs["images"], obs["state"], step)[:execute])
+                plan = [policy.command(a) for a in policy.act(obs["images"], obs["state"], step)[:execute]]
             action = plan.pop(0)
         obs, success, info = env.step(action)
         if success:  # the episode ends at success (as robomimic's rollouts do): later steps cannot undo it

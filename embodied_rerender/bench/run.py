@@ -84,7 +84,8 @@ def run_bench(options: dict) -> dict:
     results = {"config": o, "expert": {"successes": int(expert), "n": o["rollouts"], "rate": expert / o["rollouts"],
                                        "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
     policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"],
-                                 horizon=o["frames"], state_dims=list(o["state_dims"]))
+                                 horizon=o["frames"], state_dims=list(o["state_dims"]),
+                                 gripper_binary=bool(o["gripper_binary"]), delta_joints=bool(o["delta_joints"]))
     steps = o["frames"] - 1 + o["extra_steps"]
     for arm in o["arms"]:
         spec = ARMS[arm]
@@ -96,7 +97,8 @@ def run_bench(options: dict) -> dict:
             summary = json.loads(summary_path.read_text())
         else:
             config = TrainConfig(steps=o["steps"], batch=o["batch"], lr=o["lr"], seed=o["seed"],
-                                 crop_colour=spec["crop_colour"], view_rate=o["view_rate"])
+                                 crop_colour=spec["crop_colour"], view_rate=o["view_rate"],
+                                 state_noise=float(o["state_noise"]))
             summary = train_policy(frames, views.get(spec["generator"], []), policy_config, config, arm_dir, o["progress"])
             summary_path.write_text(json.dumps(summary, indent=1))
         lap(f"train_{arm}_s", t0)

@@ -34,7 +34,7 @@ def main() -> None:
     obs = env.reset(a.seed, a.index)
     expert, ensemble, info = expert_actions(env.episode), TemporalEnsemble(), {}
     for t, target in enumerate(expert):
-        action = ensemble(t, policy.act(obs["images"], obs["state"], t))
+        action = policy.command(ensemble(t, policy.act(obs["images"], obs["state"], t)))
         obs, success, info = env.step(action)
         print(json.dumps({"step": t, "joint_err_rad": round(float(np.abs(action[:14] - target[:14]).max()), 4),
                           "gripper": np.round(action[14:16], 3).tolist(), "expert_gripper": target[14:16].tolist(),

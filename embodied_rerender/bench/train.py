@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .policy import BCPolicy, PolicyConfig
+from .policy import GRIPPER, BCPolicy, PolicyConfig
 
 
 @dataclass
@@ -99,6 +99,22 @@ class TrainConfig:
     seed: int = 0
     crop_colour: bool = False
     view_rate: float = 0.5  # share of samples whose head image is a synthesized view (when views are given)
+    # std (rad) of Gaussian noise on the arm joints of the input state (DART-style): the expert's targets are
+    # absolute and do not depend on the state, so a perturbed state keeps its label and the policy learns to
+    # steer back from the drift it meets closed-loop instead of copying the state
+    state_noise: float = 0.0
+
+
+def chunk_loss(policy: BCPolicy, pred: torch.Tensor, target: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    """MSE on normalized actions; with `gripper_binary`, BCE of the gripper logits against closed = raw > 0.5.
+    pred, target (normalized), raw (not) `(B, chunk, 22)`."""
+    if not policy.config.gripper_binary:
+        return torch.nn.functional.mse_loss(pred, target)
+    keep = torch.ones(pred.shape[-1], dtype=torch.bool)
+    keep[GRIPPER] = False
+    mse = torch.nn.functional.mse_loss(pred[..., keep], target[..., keep])
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(pred[..., GRIPPER], (raw[..., GRIPPER] > 0.5).float())
+    return mse + 0.1 * bce
 
 
 def view_rows(frames: Frames, views: list[Frames]) -> torch.Tensor:
@@ -117,8 +133,8 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     policy = BCPolicy(policy_config)
-    policy.set_normalization(frames.state, frames.action)
-    targets = policy.normalize_action(action_chunks(frames, policy_config.chunk))
+    raw = action_chunks(frames, policy_config.chunk)
+    policy.set_normalization(frames.state, policy.relative(raw, frames.state)[:, 0])
     rows = view_rows(frames, views) if views else None
     optim = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
@@ -138,7 +154,12 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
         if config.crop_colour:
             images = {cam: crop_colour(x, generator) for cam, x in images.items()}
         phase = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy_config.horizon
-        loss = torch.nn.functional.mse_loss(policy(images, frames.state[idx], phase), targets[idx])
+        state = frames.state[idx]
+        if config.state_noise > 0:
+            state = state.clone()
+            state[:, :14] += config.state_noise * torch.randn(config.batch, 14, generator=generator)
+        target = policy.normalize_action(policy.relative(raw[idx], state))  # noisy state: steer back to the target
+        loss = chunk_loss(policy, policy(images, state, phase), target, raw[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
@@ -152,7 +173,7 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
     return {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
             "final_loss": round(float(np.mean(tail)), 5), "elapsed_s": round(time.perf_counter() - start, 1),
             "head_replaced_share": round(replaced / (config.steps * config.batch), 4), "frames": n,
-            "views": len(views), "crop_colour": config.crop_colour, **fit}
+            "views": len(views), "crop_colour": config.crop_colour, "state_noise": config.state_noise, **fit}
 
 
 @torch.no_grad()
@@ -163,7 +184,12 @@ def fit_error(policy: BCPolicy, frames: Frames, generator: torch.Generator, n: i
     idx = torch.randint(0, len(frames.episode), (min(n, len(frames.episode)),), generator=generator)
     images = {cam: frames.images[cam][idx].float() / 255 for cam in policy.config.cameras}
     progress = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy.config.horizon
-    pred = policy(images, frames.state[idx], progress)[:, 0] * policy.action_std + policy.action_mean
+    out = policy(images, frames.state[idx], progress)[:, 0]
+    pred = out * policy.action_std + policy.action_mean
+    if policy.config.delta_joints:
+        pred[:, :14] += frames.state[idx, :14]
+    if policy.config.gripper_binary:  # the command that runs: 0 / 1
+        pred[:, GRIPPER] = (out[:, GRIPPER] > 0).float()
     err = (pred - frames.action[idx]).abs()
     return {"fit_joint_mae_rad": round(float(err[:, :14].mean()), 5),
             "fit_gripper_mae": round(float(err[:, 14:16].mean()), 5)}
