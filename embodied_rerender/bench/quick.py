@@ -3,7 +3,7 @@ dataset (a bench-policy run's `demos/lerobot`), then roll out on demonstration s
 check) and on held-out scenes, unshifted. One try takes minutes on the CPU, so policy / tolerance changes
 can be measured before a full `bench-policy` run.
 
-    MUJOCO_GL=osmesa python benchmarks/bench_policy_quick.py RUN/demos/lerobot OUT --steps 800 --state-noise 0.02 \
+    MUJOCO_GL=osmesa python -m embodied_rerender.bench.quick RUN/demos/lerobot OUT --steps 800 --state-noise 0.02 \
         --grasp-tolerance 0.05 --train-rollouts 5 --held-out 10
 
 Writes OUT/policy.safetensors, OUT/train.json and OUT/eval_g<grasp>_p<place>.json (an existing policy is reused,
