@@ -213,14 +213,6 @@ def cmd_bench_policy(cfg: DictConfig) -> int:
     return 0
 
 
-def not_built(verb: str):
-    def run(cfg: DictConfig) -> int:
-        print(f"embodied-rerender {verb}: not built yet", file=sys.stderr)
-        return 1
-
-    return run
-
-
 COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo,
             "stream": cmd_stream, "train": cmd_train, "bench-policy": cmd_bench_policy}
 
@@ -250,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         cfg = load_config(verb, overrides)
-        return COMMANDS.get(verb, not_built(verb))(cfg)
+        return COMMANDS[verb](cfg)
     except (DatasetError, EpisodeError) as err:
         print(f"embodied-rerender {verb}: {err}", file=sys.stderr)
         return 1

@@ -44,3 +44,9 @@ def test_arguments_are_checked(capsys):
 def test_missing_required_key_is_named(capsys):
     with pytest.raises(SystemExit, match="output=..."):
         main(["sample"])
+
+
+def test_every_listed_verb_has_its_command():
+    from embodied_rerender import cli
+
+    assert set(cli.VERBS) == set(cli.COMMANDS)

@@ -7,7 +7,7 @@ can be measured before a full `bench-policy` run.
         --grasp-tolerance 0.05 --train-rollouts 5 --held-out 10
 
 Writes OUT/policy.safetensors, OUT/train.json and OUT/eval_g<grasp>_p<place>.json (an existing policy is reused,
-so other tolerances can be evaluated on the same policy). `--frames-cache F.pt` keeps the decoded frames.
+so other tolerances can be evaluated on the same policy).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("demos", type=Path)
     p.add_argument("out", type=Path)
-    p.add_argument("--frames-cache", type=Path)
     p.add_argument("--steps", type=int, default=800)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--width", type=int, default=16, help="policy_width")
@@ -44,12 +43,7 @@ def main() -> None:
     p.add_argument("--eval-seed", type=int, default=1000)
     a = p.parse_args()
     torch.set_num_threads(2)
-    if a.frames_cache and a.frames_cache.is_file():
-        frames = torch.load(a.frames_cache, weights_only=False)
-    else:
-        frames = load_lerobot(a.demos, ["head"])
-        if a.frames_cache:
-            torch.save(frames, a.frames_cache)
+    frames = load_lerobot(a.demos, ["head"])
     info = json.loads((a.demos / "meta" / "info.json").read_text())
     horizon = int(frames.frame.max()) + 1
     h, w = info["features"]["observation.images.head"]["shape"][:2]
