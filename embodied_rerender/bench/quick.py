@@ -39,6 +39,7 @@ def main() -> None:
     p.add_argument("--place-tolerance", type=float, default=0.04)
     p.add_argument("--train-rollouts", type=int, default=5)
     p.add_argument("--held-out", type=int, default=10)
+    p.add_argument("--scene", default="one_arm", help="the env's scene variant: the demonstrations' one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-seed", type=int, default=1000)
     a = p.parse_args()
@@ -56,7 +57,7 @@ def main() -> None:
         (a.out / "train.json").write_text(json.dumps(summary, indent=1))
         print(summary, flush=True)
     policy = BCPolicy.load(a.out / "policy.safetensors")
-    env = PickPlaceEnv(EnvConfig(width=w, height=h, frames=horizon, cameras=("head",),
+    env = PickPlaceEnv(EnvConfig(width=w, height=h, frames=horizon, scene=a.scene, cameras=("head",),
                                  grasp_tolerance=a.grasp_tolerance, place_tolerance=a.place_tolerance))
     steps = horizon - 1 + 10
     res = {"train_scenes": evaluate_policy(env, policy, a.seed, a.train_rollouts, [0.0], steps, 0, progress=True)["0"]}

@@ -58,7 +58,8 @@ def run_bench(options: dict) -> dict:
 
     t0 = time.perf_counter()
     say(f"bench-policy: {o['demos']} demonstrations ({o['frames']} frames, {o['width']}x{o['height']})", flush=True)
-    raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"])
+    raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"],
+                              scene=o["scene"])
     lap("demos_s", t0)
     cameras = list(o["policy_cameras"])
     if "head" not in cameras:
@@ -75,7 +76,8 @@ def run_bench(options: dict) -> dict:
         views[gen] = [load_lerobot(p, ["head"]) for p in paths]
         lap(f"views_{gen}_s", t0)
 
-    env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], cameras=tuple(cameras),
+    env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], scene=o["scene"],
+                                 cameras=tuple(cameras),
                                  grasp_tolerance=o["grasp_tolerance"], place_tolerance=o["place_tolerance"]))
     t0 = time.perf_counter()
     expert = sum(run_expert(env, o["eval_seed"], i)[0] for i in range(o["rollouts"]))

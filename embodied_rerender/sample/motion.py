@@ -1,6 +1,7 @@
 """Scripted pick-and-place: per-frame flange targets, gripper commands, head motion and labelled phases.
 
-The left arm does its task in the first half of the episode, the right arm in the second half. Each
+The tasks run one after the other, in equal shares of the episode (the sample's two: the left arm in
+the first half, the right arm in the second); an arm without a task waits at home. Each
 task runs eight phases (approach, descend, close, lift, carry, place, release, retreat) between
 waypoints, with minimum-jerk timing inside a phase. Nothing here is random: every choice was drawn
 into the `SceneSpec` already.
@@ -90,9 +91,8 @@ def grasp_height(spec: SceneSpec, obj: int) -> float:
     return o.pos[2] - sink + spec.embodiment.tip_offset
 
 
-def _waypoints(spec: SceneSpec, arm: int) -> tuple[list[np.ndarray], list[float]]:
-    """Flange positions and yaws at the end of each phase (index 0 = the start, at home)."""
-    task = spec.tasks[arm]
+def _waypoints(spec: SceneSpec, task, arm: int) -> tuple[list[np.ndarray], list[float]]:
+    """Flange positions and yaws of `arm` doing `task` at the end of each phase (index 0 = the start, at home)."""
     o = spec.objects[task.obj]
     home, home_yaw = home_pose(spec, arm)
     z = grasp_height(spec, task.obj)
@@ -130,22 +130,31 @@ def _head_track(spec: SceneSpec, flange_pos: np.ndarray, active: np.ndarray) -> 
     return np.stack([yaw, pitch], axis=1)
 
 
+def task_spans(frames: int, count: int) -> list[tuple[int, int]]:
+    """`count` consecutive (start, end) frame spans covering frames 0 .. frames - 1 (the last ends on the last frame)."""
+    starts = [i * frames // count for i in range(count)]
+    return list(zip(starts, starts[1:] + [frames - 1]))
+
+
 def plan_motion(spec: SceneSpec, frames: int) -> MotionPlan:
     """All per-frame commands of an episode of `frames` frames (at least MIN_FRAMES)."""
     if frames < MIN_FRAMES:
         raise ValueError(f"frames must be at least {MIN_FRAMES}, got {frames}")
     t = np.arange(frames, dtype=np.float64)
-    half = frames // 2
-    spans = [(0, half), (half, frames - 1)]
+    spans = task_spans(frames, len(spec.tasks))
     flange_pos = np.zeros((frames, 2, 3))
     flange_yaw = np.zeros((frames, 2))
     cmd = np.zeros((frames, 2))
     max_opening = spec.embodiment.max_opening
     opening = np.full((frames, 2), max_opening)
+    active = np.zeros(frames, dtype=int)  # the arm the head follows
+    for arm in range(2):  # arms wait at home unless a task moves them
+        flange_pos[:, arm], flange_yaw[:, arm] = home_pose(spec, arm)
     tasks, segments = [], []
-    for arm, (start, end) in enumerate(spans):
+    for n, ((start, end), task) in enumerate(zip(spans, spec.tasks)):
+        arm = ARM_SIDES.index(task.arm)
         bounds = phase_bounds(start, end)
-        pos, yaws = _waypoints(spec, arm)
+        pos, yaws = _waypoints(spec, task, arm)
         # before its task an arm waits at home, after it at its retreat pose
         flange_pos[:, arm] = np.where(t[:, None] <= start, pos[0], pos[-1])
         flange_yaw[:, arm] = np.where(t <= start, yaws[0], yaws[-1])
@@ -155,19 +164,19 @@ def plan_motion(spec: SceneSpec, frames: int) -> MotionPlan:
             flange_pos[f, arm] = pos[p] + s[:, None] * (pos[p + 1] - pos[p])
             flange_yaw[f, arm] = yaws[p] + s * (yaws[p + 1] - yaws[p])
         cmd[:, arm] = np.where(t < start, 0.0, _gripper_cmd(t, bounds))
-        obj = spec.tasks[arm].obj
+        obj = task.obj
         holding = (t >= bounds[PHASES.index("close")]) & (t < bounds[PHASES.index("release") + 1])
         free_gap = max_opening * (1.0 - cmd[:, arm])
         opening[:, arm] = np.where(holding, np.maximum(free_gap, spec.objects[obj].grasp_width), free_gap)
+        active[t >= start] = arm
         tasks.append(TaskTiming(arm=arm, obj=obj, bounds=bounds))
         label = spec.objects[obj].label
-        side = ARM_SIDES[arm]
-        seg_end = frames if arm == 1 else bounds[-1]
+        last = n == len(spec.tasks) - 1
+        seg_end = frames if last else bounds[-1]
         lift_end = bounds[PHASES.index("lift") + 1]
-        segments.append((bounds[0], lift_end, f"Pick up the {label} with the {side} arm", "Pick"))
+        segments.append((bounds[0], lift_end, f"Pick up the {label} with the {task.arm} arm", "Pick"))
         segments.append((lift_end, seg_end, f"Place the {label} on the table", "Place"))
     flange_rot = np.stack([np.stack([top_down(y) for y in row]) for row in flange_yaw])
-    active = (t >= half).astype(int)
     head = _head_track(spec, flange_pos, active)
     waist = np.tile(np.asarray(spec.waist, dtype=np.float64), (frames, 1))
     return MotionPlan(flange_pos, flange_rot, cmd, opening, head, waist, tasks, segments)

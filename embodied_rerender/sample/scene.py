@@ -327,18 +327,21 @@ def _draw_randomized(rng: np.random.Generator, emb: Embodiment) -> SceneSpec:
                      head_fovy=head_fovy, hand_fovy=hand_fovy, hand_cam_pos=hand_cam_pos)
 
 
-SCENES = ("full", "task")
+SCENES = ("full", "task", "one_arm")
 TARGET_MARK_RADIUS = 0.04  # m, the landing-spot disc of the "task" scene
 
 
-def task_scene(spec: SceneSpec) -> SceneSpec:
-    """The closed-loop benchmark's variant of a drawn scene: only the two task objects (no distractors) and a
-    visible landing spot for each, so a policy that sees the head camera can know what to move where; no shadows
+def task_scene(spec: SceneSpec, arms: tuple[str, ...] = ARM_SIDES) -> SceneSpec:
+    """The closed-loop benchmark's variant of a drawn scene: only the task objects of `arms` (no distractors) and
+    a visible landing spot for each, so a policy that sees the head camera can know what to move where; no shadows
     (a software renderer draws a 2048 px shadow map per frame, which would dominate closed-loop rollouts). The
-    draw itself is unchanged (same seed contract); object names keep their indices of the full scene."""
-    keep = sorted({t.obj for t in spec.tasks})
+    draw itself is unchanged (same seed contract); object names keep their indices of the full scene.
+    `arms=("left",)` is the "one_arm" scene: the left arm's pick-and-place over the whole episode, the right
+    arm resting."""
+    kept_tasks = [t for t in spec.tasks if t.arm in arms]
+    keep = sorted({t.obj for t in kept_tasks})
     index = {old: new for new, old in enumerate(keep)}
-    tasks = [PickPlace(t.arm, index[t.obj], t.place_xy, t.turn) for t in spec.tasks]
+    tasks = [PickPlace(t.arm, index[t.obj], t.place_xy, t.turn) for t in kept_tasks]
     lights = [{**light, "castshadow": False} for light in spec.lights]
     return dataclasses.replace(spec, objects=[spec.objects[i] for i in keep], tasks=tasks, lights=lights,
                                target_marks=True)
@@ -346,11 +349,13 @@ def task_scene(spec: SceneSpec) -> SceneSpec:
 
 def make_scene(rng: np.random.Generator, scene: str = "full", randomize: bool = False,
                embodiment: Embodiment = AGIBOT_G1) -> SceneSpec:
-    """`draw_scene`, then the `scene` variant: "full" (the sample) or "task" (`task_scene`)."""
+    """`draw_scene`, then the `scene` variant: "full" (the sample), "task" or "one_arm" (`task_scene`)."""
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}; choose from {', '.join(SCENES)}")
     spec = draw_scene(rng, randomize, embodiment)
-    return task_scene(spec) if scene == "task" else spec
+    if scene == "task":
+        return task_scene(spec)
+    return task_scene(spec, arms=("left",)) if scene == "one_arm" else spec
 
 
 def describe(spec: SceneSpec) -> str:
