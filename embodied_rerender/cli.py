@@ -31,7 +31,7 @@ VERBS = {
 # Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
 # override grammar, which would refuse them or read a comma as a sweep.
 PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init",
-                       "hybrid", "learned", "hybrid_loop", "learned_loop", "student", "teacher"})
+                       "hybrid", "learned", "hybrid_loop", "learned_loop", "stream", "student", "teacher"})
 
 
 def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -114,7 +114,7 @@ def _generator_options(cfg: DictConfig) -> dict:
     options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
     if cfg.get("checkpoint"):
         if "checkpoint" not in options:
-            raise DatasetError(f"checkpoint= is for generator=hybrid or generator=learned, not generator={cfg.generator}")
+            raise DatasetError(f"checkpoint= is for generator=hybrid, learned or stream, not generator={cfg.generator}")
         options["checkpoint"] = cfg.checkpoint
     return options
 

@@ -23,14 +23,14 @@ from ..memory import View
 from ..render.resize import resize, upsample_with_detail
 from .base import Synthesis
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-
 
 def resolve_checkpoint(checkpoint: str | Path | None, name: str) -> Path:
     """The `.safetensors` weights file meant by `checkpoint`: a weights or JSON file, a stem, or a `train` output
     directory (its exported `model.safetensors`); None: the shipped `weights/<name>_ref`. Its `.json` must exist."""
+    from ..models.checkpoint import shipped_checkpoint
+
     if not checkpoint:
-        path = WEIGHTS_DIR / f"{name}_ref.safetensors"
+        path = shipped_checkpoint(name)
     else:
         path = Path(checkpoint)
         if path.is_dir():

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..models.causal import CausalDiT, PairConditioning
+from ..render.prior import Prior
 from ..render.resize import resize, upsample_with_detail
 from .scheduler import StaggeredScheduler, noise_levels
 
@@ -47,19 +48,23 @@ class StreamItem:
 @dataclass
 class StreamFrame:
     """index: frame number in the stream; frame: `(H, W, 3)` uint8; latency_s: from `push` of its input to emission;
-    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution (on the engine's device)."""
+    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution; depth / covered: `(H, W)`
+    float32 metres (holes filled) / bool of the frame's warp prior, None without one (a non-hybrid student). All
+    three stay on the engine's device."""
 
     index: int
     frame: np.ndarray
     latency_s: float
     working: torch.Tensor | None = None
+    depth: torch.Tensor | None = None
+    covered: torch.Tensor | None = None
 
 
 @dataclass
 class _InFlight:
     x: torch.Tensor            # (1, 1, 3, h, w) current noisy state
     cond: PairConditioning     # (1, 1, ...) working-resolution inputs
-    warp: torch.Tensor | None  # (1, 3, H, W) full-size warp render in [-1, 1] (detail transfer)
+    prior: Prior | None        # full-size warp prior, batch 1 (detail transfer, depth and coverage out)
     arrival: float
     size: tuple[int, int]      # output (H, W)
 
@@ -112,7 +117,7 @@ class StreamEngine:
         self.stats = StreamStats()
 
     # -- inputs --------------------------------------------------------------------------------
-    def _prepare(self, item: StreamItem) -> tuple[PairConditioning, torch.Tensor | None]:
+    def _prepare(self, item: StreamItem) -> tuple[PairConditioning, Prior | None]:
         if self.reference is None:
             self.reference = torch.as_tensor(item.source_c2w, dtype=torch.float32, device=self.device)
         return prepare_inputs(item, self.cfg, self.reference, self.size, self.device, self.max_splat)
@@ -143,8 +148,9 @@ class StreamEngine:
 
     def _emit(self, f: int, item: _InFlight) -> StreamFrame:
         x0 = item.x[0, 0].clamp(-1, 1)[None]  # (1, 3, h, w)
-        if item.warp is not None and self.detail_transfer:
-            full = upsample_with_detail(x0, item.warp)
+        prior = item.prior
+        if prior is not None and self.detail_transfer:
+            full = upsample_with_detail(x0, prior.image * 2 - 1)
         else:
             full = resize(x0, item.size)
         frame = ((full[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
@@ -152,7 +158,9 @@ class StreamEngine:
         latency = now - item.arrival
         self.stats.latencies.append(latency)
         self.stats.end = now
-        return StreamFrame(f, frame, latency, x0[0])
+        if prior is None:
+            return StreamFrame(f, frame, latency, x0[0])
+        return StreamFrame(f, frame, latency, x0[0], prior.depth[0], prior.covered[0])
 
     # -- the stream API ------------------------------------------------------------------------
     def push(self, item: StreamItem) -> list[StreamFrame]:
@@ -163,10 +171,10 @@ class StreamEngine:
         out = []
         while not self.scheduler.ready():
             out += self._pass()
-        cond, warp = self._prepare(item)
+        cond, prior = self._prepare(item)
         f = self.scheduler.admit()
         noise = torch.randn((1, 1, 3, self.cfg.height, self.cfg.width), generator=self.generator).to(self.device)
-        self.flight[f] = _InFlight(noise, cond, warp, arrival, self.size or tuple(item.source.shape[:2]))
+        self.flight[f] = _InFlight(noise, cond, prior, arrival, self.size or tuple(item.source.shape[:2]))
         while not self.scheduler.ready() and len(self.scheduler):
             out += self._pass()
         return out
@@ -180,9 +188,9 @@ class StreamEngine:
 
 
 def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[int, int] | None,
-                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, torch.Tensor | None]:
+                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, Prior | None]:
     """One frame's student inputs at the working resolution `(cfg.height, cfg.width)` (`(1, 1, C, h, w)` each) and,
-    in hybrid mode, the full-size warp render `(1, 3, H, W)` in [-1, 1] (for detail transfer), else None.
+    in hybrid mode, the full-size warp prior (:func:`warp_prior`, batch 1), else None.
 
     reference: `(4, 4)` camera-to-world the raymaps are expressed in; size: output `(H, W)` (None: the source's).
     """
@@ -197,26 +205,33 @@ def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[i
                               for a in (item.source_K, item.source_c2w, item.target_K, item.target_c2w))
     rays = plucker_raymap(torch.stack([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
                           torch.stack([s_c2w, t_c2w]), *hw, reference)  # (2, 6, h, w)
-    prior = warp = None
+    prior = channels = None
     if cfg.hybrid:
-        warp, covered = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
-        prior = torch.cat([resize(warp, hw) * 2 - 1, resize(covered, hw) * 2 - 1], dim=1)[None]
-        warp = warp * 2 - 1
-    return PairConditioning((resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], prior), warp
+        prior = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
+        covered = prior.covered[:, None].float()
+        channels = torch.cat([resize(prior.image, hw) * 2 - 1, resize(covered, hw) * 2 - 1], dim=1)[None]
+    cond = PairConditioning((resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], channels)
+    return cond, prior
 
 
-def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9):
+def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9) -> Prior:
     """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes filled
-    (render.prior.warp_prior, the one prior every consumer uses): render `(1, 3, H, W)` in [0, 1] and coverage
-    `(1, 1, H, W)` float. Without depth the prior is empty (all holes)."""
+    (render.prior.warp_prior, the one prior every consumer uses): image `(1, 3, H, W)` in [0, 1], depth
+    `(1, H, W)` metres and coverage `(1, H, W)` bool. Without depth the prior is empty (all holes, depth 0)."""
     from ..render.prior import warp_prior as render_prior
 
     if depth is None:
-        return torch.zeros(1, 3, *size, device=src.device), torch.zeros(1, 1, *size, device=src.device)
+        zeros = torch.zeros(1, *size, device=src.device)
+        return Prior(torch.zeros(1, 3, *size, device=src.device), zeros, zeros.bool())
     depth = torch.as_tensor(np.asarray(depth, dtype=np.float32), device=src.device)
-    out = render_prior(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
-                       size, max_splat=max_splat)
-    return out.image, out.covered[:, None].float()
+    return render_prior(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
+                        size, max_splat=max_splat)
+
+
+def trained_schedule(config: dict) -> tuple[int, float]:
+    """(steps, shift) a student was distilled with: its checkpoint config's `stream` entry (4 and 1.0 without one)."""
+    trained = config.get("stream", {})
+    return trained.get("steps", 4), trained.get("shift", 1.0)
 
 
 def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **options) -> Iterator[StreamFrame]:
@@ -230,4 +245,5 @@ def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **opti
     yield from engine.flush()
 
 
-__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "warp_prior"]
+__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "warp_prior",
+           "trained_schedule"]
