@@ -58,7 +58,7 @@ def video_items(video: str | Path, poses: str | Path, frames: int | None = None)
 
 def load_episode(path: str | Path, index: int = 0) -> Episode:
     """An episode from an eval shard file (`eval_*.safetensors[.gz]`), a directory of them, or an AgiBot-layout tree."""
-    from ..train.data import load_eval_episode, shard_paths
+    from ..io.packed import load_eval_episode, shard_paths
 
     path = Path(path)
     if path.is_file() and ".safetensors" in path.name:
