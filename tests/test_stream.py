@@ -18,13 +18,7 @@ from embodied_rerender.stream import StaggeredScheduler, StreamEngine, StreamIte
 from embodied_rerender.train.data import write_shard
 from embodied_rerender.train.distill import DistillConfig, distill, rollout
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are all small ops: on a shared 2-core machine a second thread only adds waiting (50x here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 TINY = dict(height=12, width=16, patch=4, dim=32, depth=2, heads=2, cam_dim=8, sink=1, window=3, rope_period=16)

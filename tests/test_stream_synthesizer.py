@@ -28,13 +28,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 FRAMES, H, W = 17, 48, 64  # the sample's shortest episode
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small ops only: on a shared 2-core machine a second thread only adds waiting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 @pytest.fixture(scope="module")
