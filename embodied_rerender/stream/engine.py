@@ -13,7 +13,8 @@ stream's first source camera (fixed, so the cached frames stay valid). Each mode
 :class:`StaggeredScheduler` has in flight plus the frames finished by the previous pass, given clean at t = 0
 so that their keys/values enter the KV cache (the student then always attends to clean past frames, as in
 training). The output is upsampled to the output size and, with `detail_transfer`, the warp render's
-high frequencies (lost at the working resolution) are added back.
+high frequencies (lost at the working resolution) are added back. Each emitted frame carries its prior's depth and
+coverage, so a stream can enter the memory bank as RGB-D (`generate.StreamSynthesizer`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 
 from ..models.causal import CausalDiT, PairConditioning
 from ..render.prior import Prior
+from ..render.prior import warp_prior as render_prior  # this module's warp_prior is the per-frame wrapper
 from ..render.resize import resize, upsample_with_detail
 from .scheduler import StaggeredScheduler, noise_levels
 
@@ -218,8 +220,6 @@ def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int
     """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes filled
     (render.prior.warp_prior, the one prior every consumer uses): image `(1, 3, H, W)` in [0, 1], depth
     `(1, H, W)` metres and coverage `(1, H, W)` bool. Without depth the prior is empty (all holes, depth 0)."""
-    from ..render.prior import warp_prior as render_prior
-
     if depth is None:
         zeros = torch.zeros(1, *size, device=src.device)
         return Prior(torch.zeros(1, 3, *size, device=src.device), zeros, zeros.bool())
