@@ -43,8 +43,9 @@ class StreamSynthesizer:
         return {"steps": self.steps, "window": self.window, "shift": self.shift}
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator) -> Synthesis:
-        """`(T, H, W, 3) uint8` student frames of `target`; depth and covered come from the warp of `context`."""
+                   generator: torch.Generator, parts=None) -> Synthesis:
+        """`(T, H, W, 3) uint8` student frames of `target`; depth and covered come from the warp of `context`
+        (with `parts`, see :class:`~..generate.self_parts.PartsFrames`)."""
         from ..stream.engine import StreamEngine, StreamItem
 
         view = context[0]
@@ -59,7 +60,7 @@ class StreamSynthesizer:
                                           target.extrinsics[i], depth))
         out += engine.flush()
         self.stats.append(engine.stats.summary())
-        prior = self.warp.synthesize(context, target, start, generator)
+        prior = self.warp.synthesize(context, target, start, generator, parts=parts)
         return Synthesis(np.stack([f.frame for f in out]), prior.depth, prior.covered)
 
 
