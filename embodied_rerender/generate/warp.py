@@ -121,7 +121,7 @@ class WarpSynthesizer:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
             if own:  # after the fill, as warp_prior does with its spatial fill
-                image, covered = composite(image, covered, PartsOverlay(*own))
+                image, filled_depth, covered = composite(image, filled_depth, covered, PartsOverlay(*own))
             frames, depth = _to_uint8(image), filled_depth
         return Synthesis(*_download(frames, depth, covered))
 

@@ -43,7 +43,8 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
         depth_aware: far-side fill (:func:`~.fill.far_push_pull`, the default) or plain push-pull.
         parts: the robot's own parts in each target frame (:mod:`.self_parts`): source points that land in their
             mask are dropped before the splat, and (with `fill`) the parts are composited over the filled render
-            and count as covered; without `fill` the caller composites after its own fill.
+            (covered, depth 0: :func:`~.self_parts.composite`); without `fill` the caller composites after its
+            own fill.
     """
     if parts is not None:
         depths = drop_self_points(depths, src_K, src_c2w, tgt_K, tgt_c2w, parts.mask, parts.near)
@@ -57,5 +58,5 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
     image, depth = fill_holes(image, out.mask, out.depth, depth_aware=depth_aware)
     covered = out.mask
     if parts is not None:  # after the fill: the holes next to the fingers are not filled with finger colour
-        image, covered = composite(image, covered, parts)
+        image, depth, covered = composite(image, depth, covered, parts)
     return Prior(image, depth, covered)

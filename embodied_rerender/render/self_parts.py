@@ -146,7 +146,7 @@ def drop_self_points(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tens
     B, V, Hs, Ws = depths.shape
     H, W = mask.shape[-2:]
     points = unproject(depths.float(), src_K.float(), src_c2w.float()).reshape(B, V * Hs * Ws, 3)
-    uv, z = project(points, tgt_c2w.float()[:, None], tgt_K.float()[:, None])
+    uv, z = project(points, tgt_c2w.float(), tgt_K.float())  # (B, N, 2), (B, N)
     col, row = uv[..., 0].round().long(), uv[..., 1].round().long()
     ahead = (z > 0) & torch.isfinite(uv).all(-1)
     inside = ahead & (col >= 0) & (col < W) & (row >= 0) & (row < H)
@@ -155,11 +155,14 @@ def drop_self_points(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tens
     return torch.where(drop.reshape(B, V, Hs, Ws), torch.zeros((), dtype=depths.dtype, device=depths.device), depths)
 
 
-def composite(image: Tensor, covered: Tensor, parts: PartsOverlay) -> tuple[Tensor, Tensor]:
-    """The parts' pixels over the render: image ``(B, 3, H, W)`` float in [0, 1] and covered ``(B, H, W)`` bool
-    (the parts count as seen: they come from recorded frames, not from the fill)."""
+def composite(image: Tensor, depth: Tensor, covered: Tensor, parts: PartsOverlay) -> tuple[Tensor, Tensor, Tensor]:
+    """The parts' pixels over the render: image ``(B, 3, H, W)`` float in [0, 1], depth ``(B, H, W)`` and covered
+    ``(B, H, W)`` bool. The parts count as covered (they come from recorded frames, not from the fill) and get
+    depth 0 (unknown): a view written back into the memory bank must not warp its own fingers into the next
+    target as if they were scene."""
     template = parts.image.permute(0, 3, 1, 2).to(image.dtype) / 255
-    return torch.where(parts.mask[:, None], template, image), covered | parts.mask
+    depth = torch.where(parts.mask, torch.zeros((), dtype=depth.dtype, device=depth.device), depth)
+    return torch.where(parts.mask[:, None], template, image), depth, covered | parts.mask
 
 
 def save_library(library: dict[str, SelfParts], path: str | Path) -> None:
