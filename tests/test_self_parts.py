@@ -117,6 +117,9 @@ def test_composite_uses_the_bin_nearest_the_opening():
         assert (out.frames[t][m & masks[t]] == ((40, 40, 40) if t < T // 2 else (20, 20, 120))).all()
         np.testing.assert_array_equal(out.frames[t][~masks[t]], plain.frames[t][~masks[t]])  # the rest: the warp
         assert out.covered[t][masks[t]].all() and (out.depth[t][masks[t]] == 0).all()
+    through_time = WarpSynthesizer(temporal_gap=None).synthesize([source_view()], target, 0,
+                                                                 parts=PartsFrames(images, masks))
+    np.testing.assert_array_equal(through_time.frames[masks], images[masks])  # the temporal fill's path too
 
 
 def episode_with_wrist() -> Episode:

@@ -108,7 +108,7 @@ class WarpSynthesizer:
                          for view, recorded in zip(ctx, measured) if recorded]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
-            chunk_parts = PartsOverlay(own[0][lo:hi], own[1][lo:hi], own[2]) if own else None
+            chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None
             out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
                              max_splat=self.max_splat, backend=self.backend, channels_last=True, fill=spatial,
                              depth_aware=self.depth_aware, parts=chunk_parts)
@@ -121,19 +121,21 @@ class WarpSynthesizer:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
             if own:  # after the fill, as warp_prior does with its spatial fill
-                image, filled_depth, covered = composite(image, filled_depth, covered, PartsOverlay(*own))
+                image, filled_depth, covered = composite(image, filled_depth, covered, own)
             frames, depth = _to_uint8(image), filled_depth
         return Synthesis(*_download(frames, depth, covered))
 
 
-def _upload_parts(parts: PartsFrames | None, t_len: int, size: tuple[int, int], device: torch.device) -> tuple | None:
-    """`parts` as (images ``(T, H, W, 3)`` uint8, masks ``(T, H, W)`` bool, near) on `device`, or None."""
+def _upload_parts(parts: PartsFrames | None, t_len: int, size: tuple[int, int], device: torch.device):
+    """`parts` as a :class:`~..render.self_parts.PartsOverlay` of all `t_len` frames on `device`, or None."""
+    from ..render.self_parts import PartsOverlay
+
     if parts is None:
         return None
     if parts.images.shape != (t_len, *size, 3) or parts.masks.shape != (t_len, *size):
         raise ValueError(f"self parts {parts.masks.shape} do not match the target's {t_len} frames of {size}")
-    return (torch.from_numpy(np.ascontiguousarray(parts.images)).to(device),
-            torch.from_numpy(np.ascontiguousarray(parts.masks)).to(device), parts.near)
+    return PartsOverlay(torch.from_numpy(np.ascontiguousarray(parts.images)).to(device),
+                        torch.from_numpy(np.ascontiguousarray(parts.masks)).to(device), parts.near)
 
 
 def _download(*tensors: torch.Tensor) -> list[np.ndarray]:
