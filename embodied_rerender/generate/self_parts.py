@@ -3,10 +3,8 @@
 A target whose trajectory is a recorded camera's own (the same camera name, e.g. the head -> hand_left target
 of `head_to_gripper`) and for which a template of that camera exists gets the template's parts per frame,
 matched by the gripper opening of that camera's arm at that frame (:func:`attach_parts`). The pure template
-code is :mod:`..render.self_parts`.
-
-    python -c "from embodied_rerender.generate.self_parts import library_from; \
-from embodied_rerender.render.self_parts import save_library; save_library(library_from('TRAIN_DIR'), 'parts.npz')"
+code is :mod:`..render.self_parts`. Built once per dataset and saved:
+``save_library(library_from("TRAIN_DIR"), "parts.npz")``, then ``warp.self_parts=parts.npz``.
 """
 
 from __future__ import annotations
