@@ -55,7 +55,9 @@ class StreamSynthesizer:
 
     @torch.no_grad()
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator | None = None) -> Synthesis:
+                   generator: torch.Generator | None = None, parts=None) -> Synthesis:
+        """See the class docstring. `parts` (the robot's own parts) is not used: the student was not trained
+        with them."""
         from ..stream.engine import StreamEngine
         from ..stream.sources import view_items
 
