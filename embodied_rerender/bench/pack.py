@@ -30,7 +30,7 @@ def export_frames(frames: Frames, out: Path, fps: float = 30.0) -> None:
     for cam, images in frames.images.items():
         rgb = images.permute(0, 2, 3, 1).contiguous().numpy()
         write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=CRF, pix_fmt="yuv444p")
-    np.savez(out / "lowdim.npz", state=frames.state.numpy(), action=frames.action.numpy(), episode=frames.episode,
+    np.savez_compressed(out / "lowdim.npz", state=frames.state.numpy(), action=frames.action.numpy(), episode=frames.episode,
              frame=frames.frame, cameras=np.array(list(frames.images)))
 
 

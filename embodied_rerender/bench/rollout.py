@@ -63,25 +63,53 @@ def rollout(env: PickPlaceEnv, policy, seed: int, index: int, offset: np.ndarray
     return {"success": bool(success), "placed": info.get("placed", []), "steps": step + 1}
 
 
+_WORKER: dict = {}  # per worker process: its own env (MuJoCo contexts do not cross a fork) and the policy
+
+
+def _worker_init(env_config, policy) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    _WORKER["env"], _WORKER["policy"] = PickPlaceEnv(env_config), policy
+
+
+def _worker_rollout(job: tuple) -> tuple[dict, list | None]:
+    seed, index, shift, steps, execute, video = job
+    frames = [] if video else None
+    result = rollout(_WORKER["env"], _WORKER["policy"], seed, index, eval_offset(seed, index, shift), steps, execute,
+                     frames)
+    return result, frames
+
+
 def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_cm: list[float], steps: int,
-                    execute: int, videos: int = 0, video_dir: Path | None = None, progress: bool = False) -> dict:
+                    execute: int, videos: int = 0, video_dir: Path | None = None, progress: bool = False,
+                    workers: int = 1) -> dict:
     """Per shift: successes, n, rate, 95 % Wilson interval, share of tasks placed, mean rotation (deg).
-    Scenes are sample episodes 0..rollouts-1 of `seed` (held out when `seed` differs from the demos')."""
+    Scenes are sample episodes 0..rollouts-1 of `seed` (held out when `seed` differs from the demos').
+    `workers` > 1 runs the rollouts in that many processes, each with its own env of `env.config` (the results
+    are the same: a rollout depends only on its seed, scene, shift and the policy)."""
     from ..video import write_video
 
+    jobs = [(seed, i, shift, steps, execute, i < videos and video_dir is not None) for shift in shifts_cm
+            for i in range(rollouts)]
+    if workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context("fork").Pool(workers, _worker_init, (env.config, policy)) as pool:
+            done = pool.map(_worker_rollout, jobs, chunksize=1)
+    else:
+        _WORKER["env"], _WORKER["policy"] = env, policy
+        done = [_worker_rollout(job) for job in jobs]
     out = {}
     for shift in shifts_cm:
-        wins, placed, rot = 0, [], []
-        for i in range(rollouts):
-            offset = eval_offset(seed, i, shift)
-            frames = [] if i < videos and video_dir is not None else None
-            result = rollout(env, policy, seed, i, offset, steps, execute, frames)
-            wins += result["success"]
-            placed += result["placed"]
-            rot.append(rotation_deg(offset))
+        cells = [(job, res) for job, res in zip(jobs, done) if job[2] == shift]
+        wins = sum(res[0]["success"] for _, res in cells)
+        placed = [p for _, res in cells for p in res[0]["placed"]]
+        rot = [rotation_deg(eval_offset(seed, job[1], shift)) for job, _ in cells]
+        for job, (_, frames) in cells:
             if frames:
                 video_dir.mkdir(parents=True, exist_ok=True)
-                write_video(video_dir / f"shift{shift:g}cm_rollout{i}.mp4", np.stack(frames), fps=15, codec="h264")
+                write_video(video_dir / f"shift{shift:g}cm_rollout{job[1]}.mp4", np.stack(frames), fps=15, codec="h264")
         lo, hi = wilson(wins, rollouts)
         out[f"{shift:g}"] = {"shift_cm": shift, "successes": wins, "n": rollouts, "rate": round(wins / max(rollouts, 1), 4),
                              "ci95": [round(lo, 4), round(hi, 4)], "placed_rate": round(float(np.mean(placed)), 4) if placed else 0.0,

@@ -34,6 +34,11 @@ def small_settings(options: dict, defaults: dict) -> dict:
     return {**options, **{k: v for k, v in SMALL.items() if options.get(k) == defaults.get(k)}}
 
 
+def trained(arm_dir: Path) -> bool:
+    """An arm whose policy and training summary are on disk."""
+    return (arm_dir / "train.json").is_file() and (arm_dir / "policy.safetensors").is_file()
+
+
 def make_policy_config(o: dict):
     """The policy every arm trains (options: configs/bench-policy.yaml)."""
     from .policy import PolicyConfig
@@ -84,14 +89,18 @@ def run_bench(options: dict) -> dict:
         raise ValueError(f"policy_cameras must include head (the camera the benchmark moves), got {cameras}")
     if o["threads"]:
         torch.set_num_threads(int(o["threads"]))
-    frames = load_lerobot(demos, cameras)
+    # a trained arm (policy + train.json on disk, e.g. trained on a GPU by `bench.train_packs`) is reused, so only
+    # the data of the arms still to train is decoded
+    untrained = [a for a in o["arms"] if not trained(out / "arms" / a)]
+    frames = load_lerobot(demos, cameras) if untrained else None
 
     views = {}
     for gen in sorted({ARMS[a]["generator"] for a in o["arms"]} - {None}):
         t0 = time.perf_counter()
         say(f"bench-policy: {o['views']} {gen} head views per demonstration (<= {o['max_translation_m']} m)", flush=True)
         paths = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"])
-        views[gen] = [load_lerobot(p, ["head"]) for p in paths]
+        if any(ARMS[a]["generator"] == gen for a in untrained):
+            views[gen] = [load_lerobot(p, ["head"]) for p in paths]
         lap(f"views_{gen}_s", t0)
 
     env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], scene=o["scene"],
@@ -111,7 +120,7 @@ def run_bench(options: dict) -> dict:
         say(f"bench-policy: arm {arm} ({spec['label']}): training {o['steps']} steps", flush=True)
         t0 = time.perf_counter()
         summary_path = arm_dir / "train.json"
-        if summary_path.is_file() and (arm_dir / "policy.safetensors").is_file():
+        if trained(arm_dir):
             summary = json.loads(summary_path.read_text())
         else:
             summary = train_policy(frames, views.get(spec["generator"], []), policy_config, make_train_config(o, arm),
@@ -122,7 +131,7 @@ def run_bench(options: dict) -> dict:
         t0 = time.perf_counter()
         say(f"bench-policy: arm {arm}: {o['rollouts']} rollouts per shift", flush=True)
         shifts = evaluate_policy(env, policy, o["eval_seed"], o["rollouts"], list(o["shifts_cm"]), steps, o["execute"],
-                                 o["videos"], arm_dir / "videos", o["progress"])
+                                 o["videos"], arm_dir / "videos", o["progress"], o["workers"])
         lap(f"eval_{arm}_s", t0)
         results["arms"][arm] = {"label": spec["label"], "generator": spec["generator"],
                                 "crop_colour": spec["crop_colour"], "train": summary, "shifts": shifts}
@@ -130,7 +139,7 @@ def run_bench(options: dict) -> dict:
             say(f"bench-policy: arm {arm}: {o['train_scene_rollouts']} rollouts on demonstration scenes", flush=True)
             results["arms"][arm]["train_scenes"] = evaluate_policy(
                 env, policy, o["seed"], min(o["train_scene_rollouts"], o["demos"]), [0.0], steps, o["execute"],
-                progress=o["progress"])["0"]
+                progress=o["progress"], workers=o["workers"])["0"]
         (out / "results.json").write_text(json.dumps(results, indent=1))  # after every arm: a stopped run keeps its arms
     env.close()
     timings["total_s"] = round(time.perf_counter() - start, 1)
