@@ -221,7 +221,8 @@ class Verb(NamedTuple):
 
 VERBS = {verb.name: verb for verb in (
     Verb("sample", cmd_sample,
-         "output=DIR episodes=2 frames=60 seed=0 [width=640 height=480] [randomize=false] [embodiment=agibot_g1|wide_jaw]",
+         "output=DIR episodes=2 frames=60 seed=0 [width=640 height=480] [randomize=false] "
+         "[embodiment=agibot_g1|wide_jaw]",
          "write sample episodes in the AgiBot World raw layout",
          "writes MuJoCo tabletop episodes in the AgiBot World raw layout, plus ground truth beside them; "
          "`randomize=true` is domain randomisation, `embodiment` the robot design (\"Sample data\" below)"),
@@ -229,7 +230,8 @@ VERBS = {verb.name: verb for verb in (
          "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
          "one block per episode: frames, cameras (size, codec, depth count, camera-centre ranges), problems (every "
          "frame and depth map is decoded, so it reports what convert and augment would skip)"),
-    Verb("convert", cmd_convert, "input=PATH output=PATH writer=lerobot|zarr|shards|robomimic [reader=...] [launcher=local|ray]",
+    Verb("convert", cmd_convert,
+         "input=PATH output=PATH writer=lerobot|zarr|shards|robomimic [reader=...] [launcher=local|ray]",
          "reader to writer, no synthesis",
          "reader to writer, no synthesis; `report.json` at the output root"),
     Verb("augment", cmd_augment,
@@ -244,7 +246,8 @@ VERBS = {verb.name: verb for verb in (
          "scores a written dataset's synthesized cameras (PSNR/SSIM, view sync, loop closure of cameras that revisit a "
          "pose); `eval.json` and plots", help_groups="table/*.yaml"),
     Verb("train", cmd_train,
-         "input=DATASET output=DIR [init=pretrained|none|CKPT] [steps=N | time_limit_s=S] [device=cpu|cuda] [val_episodes=N]",
+         "input=DATASET output=DIR [init=pretrained|none|CKPT] [steps=N | time_limit_s=S] [device=cpu|cuda] "
+         "[val_episodes=N]",
          "train or fine-tune the learned generator on any dataset's recorded camera pairs (packs, validates)",
          "trains or fine-tunes the learned generator on any readable dataset: finds the camera pairs (sources with "
          "depth -> every other recorded camera with parameters), packs them into a resumable cache beside the output, "
@@ -252,7 +255,8 @@ VERBS = {verb.name: verb for verb in (
          "resumes), writes `model.safetensors` + `.json` and `validation.json` (warp vs model on the held-out "
          "episodes); `data=SHARDS` trains on shards packed already; several GPUs: `torchrun --nproc_per_node=N -m "
          "embodied_rerender.train` with the same keys"),
-    Verb("stream", cmd_stream, "input=EPISODE_OR_VIDEO [checkpoint=STUDENT] [output=out.mp4] [window=1 steps=4] [poses=NPZ]",
+    Verb("stream", cmd_stream,
+         "input=EPISODE_OR_VIDEO [checkpoint=STUDENT] [output=out.mp4] [window=1 steps=4] [poses=NPZ]",
          "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
          "real-time streaming synthesis with the causal student (default: the shipped `weights/stream_ref`): frames "
          "emitted as soon as they are ready, mp4 out (or `show=true`), fps and first / steady latency printed"),
