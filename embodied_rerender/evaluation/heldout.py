@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .runner import BankOptions, Setting, run_setting, trim
-from .scoring import mean, sync_inliers
+from .scoring import group_rows, means, sync_inliers
 
 SETTINGS = [
     Setting("warp k=4", "warp", 4), Setting("learned k=4", "learned", 4), Setting("hybrid k=4", "hybrid", 4),
@@ -107,21 +107,16 @@ PAIR_KEYS = ("psnr", "ssim", "psnr_covered", "ssim_covered", "coverage", "view_s
 
 def summarize_loops(rows: list[dict]) -> list[dict]:
     """Mean loop-closure metrics per setting."""
-    out = []
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        mine = [r for r in rows if r["setting"] == label]
-        out.append({"setting": label, "n": len(mine), **{k: mean([r.get(k) for r in mine]) for k in LOOP_KEYS}})
-    return out
+    return [{"setting": label, "n": len(mine), **means(mine, LOOP_KEYS)} for label, mine in group_rows(rows).items()]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
     """Mean of each metric per (setting, shot) and over all shots."""
     out = []
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        mine = [r for r in rows if r["setting"] == label]
+    for label, mine in group_rows(rows).items():
         for shot in sorted({r["shot"] for r in mine}) + ["all"]:
             sel = [r for r in mine if shot == "all" or r["shot"] == shot]
-            out.append({"setting": label, "shot": shot, "n": len(sel), **{k: mean([r.get(k) for r in sel]) for k in PAIR_KEYS}})
+            out.append({"setting": label, "shot": shot, "n": len(sel), **means(sel, PAIR_KEYS)})
     return out
 
 

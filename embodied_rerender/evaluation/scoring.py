@@ -12,7 +12,20 @@ import numpy as np
 
 from ..metrics.image import mean, score_views
 
-__all__ = ["mean", "score_views", "sync_inliers", "pairwise_inliers", "sync_at"]
+__all__ = ["mean", "means", "group_rows", "score_views", "sync_inliers", "pairwise_inliers", "sync_at"]
+
+
+def means(rows: list[dict], keys) -> dict:
+    """{key: `mean` of that key over `rows`} for each of `keys` (rows without the key are skipped)."""
+    return {k: mean([r.get(k) for r in rows]) for k in keys}
+
+
+def group_rows(rows: list[dict], key: str = "setting") -> dict[str, list[dict]]:
+    """`rows` by their `key` value, in the order the values first appear (a table's settings as run)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
 
 
 def sync_inliers(views: list[np.ndarray], stride: int) -> float | None:

@@ -21,7 +21,7 @@ from ..episode import CameraTrajectory
 from ..generate import Synthesis
 from ..memory import View
 from .runner import run_setting, trim
-from .scoring import mean, sync_inliers
+from .scoring import mean, means, sync_inliers
 
 METHODS = ("student", "teacher", "warp")
 
@@ -103,7 +103,7 @@ def summarize(rows: list[dict]) -> dict:
     out = {}
     for method in (*METHODS, "ground_truth", "student_vs_teacher"):
         keys = sorted({k for r in rows if method in r for k in r[method]})
-        out[method] = {k: mean([r[method].get(k) for r in rows if method in r]) for k in keys}
+        out[method] = means([r[method] for r in rows if method in r], keys)
     out["n"] = len(rows)
     return out
 

@@ -30,21 +30,27 @@ FORMAT = 2  # pack.json layout (1: the hand-packed list of shard names)
 
 
 @dataclass
-class PackConfig:
-    """height, width: training resolution; clip: frames per clip; stride: clip start spacing (candidate grid for
-    retrieval); near/far/samples: co-visibility frusta; val_frames: frames per held-out episode kept for
-    validation (None: all); device: where the warp runs."""
+class ShardShape:
+    """What the training shards and the LoopAug shards of one run share: height, width (training resolution),
+    clip (frames per clip), compress (gzip the shards), device (where the warp runs)."""
 
     height: int = 72
     width: int = 96
     clip: int = 8
+    compress: bool = True
+    device: str = "cpu"
+
+
+@dataclass
+class PackConfig(ShardShape):
+    """`ShardShape`, and stride: clip start spacing (candidate grid for retrieval); near/far/samples:
+    co-visibility frusta; val_frames: frames per held-out episode kept for validation (None: all)."""
+
     stride: int = 4
     near: float = 0.05
     far: float = 2.5
     samples: int = 128
-    compress: bool = True
     val_frames: int | None = 64
-    device: str = "cpu"
 
     def key(self) -> dict:
         """What a cache must agree on to be reused (the device does not change the bytes that matter)."""
@@ -85,6 +91,13 @@ def covisibility_table(K: dict[str, torch.Tensor], c2w: dict[str, torch.Tensor],
     return torch.stack(rows).numpy().astype(np.float32)
 
 
+def prior_tensors(warp, size: tuple[int, int], frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A warp `Synthesis` at the training `size`, as the shards store it: (prior `(T, h, w, 3) uint8`, covered
+    `(T, h, w) uint8` 0..255), of its first `frames` frames (None: all)."""
+    return (resize_frames(warp.frames[:frames], size),
+            resize_frames(warp.covered[:frames].astype(np.uint8) * 255, size))
+
+
 def _warp_prior(episode, sources: list[str], target: str, device: str):
     """Warp of `sources` (recorded RGB-D) into `target`'s trajectory at full resolution (`Synthesis`)."""
     from ..generate.warp import WarpSynthesizer
@@ -118,8 +131,7 @@ def training_tensors(episode, pairs: list[Pair], cfg: PackConfig) -> tuple[dict[
     starts = clip_starts(n, cfg.clip, cfg.stride)
     for i, target in enumerate(targets):
         warp = _warp_prior(episode, sources_for(pairs, target), target, cfg.device)
-        tensors[f"{target}.prior"] = resize_frames(warp.frames[:n], size)
-        tensors[f"{target}.covered"] = resize_frames(warp.covered[:n].astype(np.uint8) * 255, size)
+        tensors[f"{target}.prior"], tensors[f"{target}.covered"] = prior_tensors(warp, size, n)
         tensors[f"covis.{target}"] = covisibility_table(K, c2w, cameras, target, starts, cfg.clip, size, cfg.near,
                                                         cfg.far, cfg.samples, seed=i)
     sources = list(dict.fromkeys(p.source for p in pairs))
