@@ -139,6 +139,16 @@ def test_train_reads_any_reader_and_names_a_dataset_without_depth(sample, tmp_pa
     assert main(["train", f"input={zarr}", f"output={tmp_path / 'nd'}", "steps=1", *TINY]) == 1
     err = capsys.readouterr().err
     assert f"no camera pair in {zarr}" in err and "need a source camera with depth" in err
+    assert not (tmp_path / ".nd.pack").exists()
+
+
+def test_a_dataset_without_pairs_leaves_no_pack_cache(tmp_path, capsys):
+    from agibot_fixtures import make_episode
+
+    make_episode(tmp_path / "agibot", n=6, depth=False)
+    assert main(["train", f"input={tmp_path / 'agibot'}", f"output={tmp_path / 'out'}", "steps=1", *TINY]) == 1
+    assert "no camera pair" in capsys.readouterr().err
+    assert not (tmp_path / ".out.pack").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.ddp

@@ -152,10 +152,15 @@ class PackCache:
             print(f"train: the pack cache {root} was made from other input or settings; packing again", file=sys.stderr)
             shutil.rmtree(root)
             state = None
-        self.state = state or fresh
-        root.mkdir(parents=True, exist_ok=True)
+        self.state = state or fresh  # the directory is made at the first write: a run that packs nothing leaves none
+
+    def write(self, name: str, tensors: dict[str, np.ndarray], meta: dict, compress: bool) -> Path:
+        """A shard `name` into the cache; returns its path."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return write_shard(self.root / name, tensors, meta, compress)
 
     def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(".pack.json.tmp")
         tmp.write_text(json.dumps(self.state, indent=1))
         tmp.replace(self.path)
@@ -206,7 +211,7 @@ def pack_dataset(input: str | Path, output: str | Path, cfg: PackConfig, val_epi
             cache.save()
             print(f"train: skipped episode {ref.label}: {err}", file=sys.stderr)
             continue
-        shard = write_shard(cache.root / name, tensors, meta, cfg.compress)
+        shard = cache.write(name, tensors, meta, cfg.compress)
         cache.state["skipped"].pop(key, None)
         cache.state["episodes"][key] = {"split": split, "shard": shard.name,
                                         "pairs": [[p.source, p.target] for p in pairs]}
