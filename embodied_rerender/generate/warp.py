@@ -3,7 +3,8 @@
 No learned parts: it is the geometric baseline every learned generator is measured against, and
 the prior the hybrid generator repairs. Device-resident: the context frames go to the device once (pinned,
 asynchronous copies on CUDA), splat, fill and the uint8 composite run there, and only the finished uint8
-frames, depth and coverage come back.
+frames and coverage come back, the depth when a caller reads it (the memory bank's write-back does; scoring and
+the training priors do not).
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ class WarpSynthesizer:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
             frames, depth = _to_uint8(image), filled_depth
-        return Synthesis(*_download(frames, depth, covered))
+        frames, covered = _download(frames, covered)
+        return Synthesis(frames, lambda: _download(depth)[0], covered)  # depth copied back only when read
 
 
 def _download(*tensors: torch.Tensor) -> list[np.ndarray]:
