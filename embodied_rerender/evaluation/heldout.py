@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .markdown import table
 from .runner import BankOptions, Setting, run_setting, trim
 from .scoring import group_rows, means, sync_inliers
 
@@ -120,22 +121,21 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+LOOP_COLUMNS = [("setting", "setting"), ("n", "n"), ("loop MAE (0-255)", "loop_mae"), ("loop PSNR", "loop_psnr"),
+                ("match px", "loop_match_px"), ("inlier ratio", "loop_inlier_ratio"),
+                ("static share", "loop_static_fraction")]
+PAIR_COLUMNS = [("setting", "setting"), ("shot", "shot"), ("n", "n"), ("PSNR", "psnr"), ("SSIM", "ssim"),
+                ("PSNR covered", "psnr_covered"), ("SSIM covered", "ssim_covered"), ("coverage", "coverage"),
+                ("view sync (recorded)", lambda s: f"{s.get('view_sync')} ({s.get('view_sync_recorded')})"),
+                ("s / view", "seconds")]
+
+
 def loop_table(summary: list[dict]) -> str:
-    lines = ["| setting | n | loop MAE (0-255) | loop PSNR | match px | inlier ratio | static share |",
-             "|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['n']} | {s['loop_mae']} | {s['loop_psnr']} | {s['loop_match_px']} | "
-                     f"{s['loop_inlier_ratio']} | {s['loop_static_fraction']} |")
-    return "\n".join(lines)
+    return table(LOOP_COLUMNS, summary)
 
 
 def markdown_table(summary: list[dict]) -> str:
-    lines = ["| setting | shot | n | PSNR | SSIM | PSNR covered | SSIM covered | coverage | view sync (recorded) | s / view |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['shot']} | {s['n']} | {s['psnr']} | {s['ssim']} | {s['psnr_covered']} | "
-                     f"{s['ssim_covered']} | {s['coverage']} | {s.get('view_sync')} ({s.get('view_sync_recorded')}) | {s['seconds']} |")
-    return "\n".join(lines)
+    return table(PAIR_COLUMNS, summary)
 
 
 def run_table(cfg: dict) -> tuple[dict, str]:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..io.packed import camera_tensors, read_shard, write_shard
 from .runner import BankOptions, Setting, run_setting
+from .markdown import table
 from .scoring import group_rows, mean, means, pairwise_inliers, sync_at
 
 # (x, y, z m; roll, pitch, yaw deg) in the wrist camera's frame; each applies to both wrists.
@@ -141,13 +142,13 @@ def summarize(rows: list[dict], sync_rows: list[dict]) -> list[dict]:
     return out
 
 
+COLUMNS = [("setting", "setting"), ("shots", "shots"), ("PSNR (1..n)", "psnr"), ("SSIM (1..n)", "ssim"),
+           ("PSNR covered", "psnr_covered"), ("coverage", "coverage"), ("PSNR of shot n", "psnr_shot_n"),
+           ("view sync", "sync"), ("view sync, ground truth", "sync_truth")]
+
+
 def markdown_table(summary: list[dict]) -> str:
-    lines = ["| setting | shots | PSNR (1..n) | SSIM (1..n) | PSNR covered | coverage | PSNR of shot n | view sync | "
-             "view sync, ground truth |", "|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['shots']} | {s['psnr']} | {s['ssim']} | {s['psnr_covered']} | "
-                     f"{s['coverage']} | {s['psnr_shot_n']} | {s['sync']} | {s['sync_truth']} |")
-    return "\n".join(lines)
+    return table(COLUMNS, summary)
 
 
 def run_table(cfg: dict) -> tuple[dict, str]:
