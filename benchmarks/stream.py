@@ -129,7 +129,7 @@ def run_teacher(teacher, items, size, steps, device) -> dict:
     times = []
 
     def step(it):
-        c, warp = prepare_inputs(it, shape, reference, size, device)
+        c, _ = prepare_inputs(it, shape, reference, size, device)
         history.append(c)
         del history[:-cfg.frames]
         clip = history + [history[-1]] * (cfg.frames - len(history))

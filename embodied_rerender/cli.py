@@ -21,7 +21,7 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 # Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
 # override grammar, which would refuse them or read a comma as a sweep.
 PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init",
-                       "hybrid", "learned", "hybrid_loop", "learned_loop", "student", "teacher"})
+                       "hybrid", "learned", "hybrid_loop", "learned_loop", "stream", "student", "teacher"})
 
 
 def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
@@ -104,7 +104,7 @@ def _generator_options(cfg: DictConfig) -> dict:
     options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
     if cfg.get("checkpoint"):
         if "checkpoint" not in options:
-            raise DatasetError(f"checkpoint= is for generator=hybrid or generator=learned, not generator={cfg.generator}")
+            raise DatasetError(f"checkpoint= is for generator=hybrid, learned or stream, not generator={cfg.generator}")
         options["checkpoint"] = cfg.checkpoint
     return options
 
@@ -235,7 +235,7 @@ VERBS = {verb.name: verb for verb in (
          "reader to writer, no synthesis",
          "reader to writer, no synthesis; `report.json` at the output root"),
     Verb("augment", cmd_augment,
-         "input=PATH output=PATH [generator=warp|hybrid|learned] [targets=[head_to_gripper,virtual_wrist,orbit,loop,"
+         "input=PATH output=PATH [generator=warp|hybrid|learned|stream] [targets=[head_to_gripper,virtual_wrist,orbit,loop,"
          "head_shift]] [output_mode=cameras|episodes replace_camera=head] [launcher=local|ray]",
          "read, synthesize target views, write",
          "synthesizes target cameras through the memory loop, writes them with any writer (as extra cameras, or with "

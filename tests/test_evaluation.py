@@ -16,7 +16,7 @@ pytest.importorskip("mujoco")
 
 from embodied_rerender.cli import main  # noqa: E402
 from embodied_rerender.evaluation import BankOptions, Setting, heldout, runner, shots, stream, validation  # noqa: E402
-from embodied_rerender.generate import WarpSynthesizer, run_autoregressive, seed_bank  # noqa: E402
+from embodied_rerender.generate import StreamSynthesizer, WarpSynthesizer, run_autoregressive, seed_bank  # noqa: E402
 from embodied_rerender.io import get_reader  # noqa: E402
 from embodied_rerender.memory import MemoryBank, View  # noqa: E402
 from embodied_rerender.metrics import score_views  # noqa: E402
@@ -64,14 +64,16 @@ def test_heldout_warp_scores_equal_the_pre_package_loop(sample):
         assert np.isfinite(row["psnr"]) and 0 < row["coverage"] <= 1
 
 
-def test_stream_table_scores_equal_the_pre_package_path(sample):
+def test_stream_table_scores_equal_the_pre_package_path(sample, tmp_path):
+    from embodied_rerender.models import FlowConfig, save_model
     from embodied_rerender.stream import StreamEngine
     from embodied_rerender.stream.sources import episode_items
 
     ep, student, n = episode(sample), tiny_student(), 6
     head = ep.cameras["head"]
     view = View("head", head[:n], head.read_depth(slice(0, n)), head.trajectory.subset(range(n)))
-    rows = stream.evaluate_stream([episode(sample)], {"student": stream.StreamSynthesizer(student, steps=2),
+    checkpoint = save_model(tmp_path / "student", student, FlowConfig())  # no "stream" entry: shift 1.0
+    rows = stream.evaluate_stream([episode(sample)], {"student": StreamSynthesizer(checkpoint, steps=2),
                                                       "warp": WarpSynthesizer()}, frames=n, sync_stride=3)
     assert [r["target"] for r in rows] == ["hand_left_synth", "hand_right_synth"]
     for target, row in zip(head_to_gripper(ep), rows):  # the pre-package stream/evaluate.py path
@@ -108,6 +110,20 @@ def test_eval_verb_heldout_table_goes_through_the_loop(sample, tmp_path, spy):
     labels = {s["setting"] for s in report["summary"]}
     assert labels == {"warp k=4", "warp k=1 covis"} and len(spy) == 2  # no checkpoints given: warp rows only
     assert all(r["view_sync"] is not None for r in report["rows"])
+
+
+def test_eval_verb_heldout_table_scores_the_stream_generator_through_the_loop(sample, tmp_path, spy):
+    from embodied_rerender.models import FlowConfig, save_model
+
+    student = save_model(tmp_path / "student", tiny_student(), FlowConfig(), {"stream": {"steps": 2, "shift": 1.0}})
+    out = tmp_path / "heldout"
+    assert main(["eval", "table=heldout", f"input={sample}", f"output={out}", "device=cpu", f"samples={SAMPLES}",
+                 "sync_stride=4", "frames=5", f"stream={student}"]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert {s["setting"] for s in report["summary"]} == {"warp k=4", "warp k=1 covis", "stream k=1 covis"}
+    assert len(spy) == 3
+    rows = [r for r in report["rows"] if r["generator"] == "stream"]
+    assert len(rows) == 2 and all(np.isfinite(r["psnr"]) and 0 < r["coverage"] <= 1 for r in rows)
 
 
 def test_eval_verb_shots_table_goes_through_the_loop(sample, tmp_path, spy):

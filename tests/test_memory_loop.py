@@ -109,9 +109,9 @@ class Recording(WarpSynthesizer):
         super().__init__(chunk=3)
         self.seen = []
 
-    def synthesize(self, context, target, start, generator=None):
+    def synthesize(self, context, target, start, generator=None, parts=None):
         self.seen.append(context)
-        return super().synthesize(context, target, start, generator)
+        return super().synthesize(context, target, start, generator, parts)
 
 
 def merge_bank() -> MemoryBank:

@@ -19,13 +19,7 @@ from embodied_rerender.stream import StaggeredScheduler, StreamEngine, StreamIte
 from embodied_rerender.train.data import write_shard
 from embodied_rerender.train.distill import DistillConfig, distill, rollout
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models are all small ops: on a shared 2-core machine a second thread only adds waiting (50x here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.py
 
 
 TINY = dict(height=12, width=16, patch=4, dim=32, depth=2, heads=2, cam_dim=8, sink=1, window=3, rope_period=16)
@@ -163,12 +157,14 @@ def test_batched_inputs_equal_per_frame_inputs_and_push_many_equals_push():
     items[2] = dataclasses.replace(items[2], depth=None)  # no depth: an empty prior inside the batch
     reference = torch.as_tensor(items[0].source_c2w, dtype=torch.float32)
     batch = prepare_batch(items, model.cfg, reference, (30, 40), torch.device("cpu"))
-    for it, (cond, warp) in zip(items, batch):
-        one, one_warp = prepare_inputs(it, model.cfg, reference, (30, 40), torch.device("cpu"))
+    for it, (cond, prior) in zip(items, batch):
+        one, one_prior = prepare_inputs(it, model.cfg, reference, (30, 40), torch.device("cpu"))
         for name in ("source", "source_rays", "target_rays", "prior"):
             torch.testing.assert_close(getattr(cond, name), getattr(one, name), rtol=0, atol=0)
-        torch.testing.assert_close(warp, one_warp, rtol=0, atol=0)
-    assert batch[2][1].eq(-1).all()  # the depthless frame's render is all holes
+        for a, b in zip(prior, one_prior):  # image, depth, covered
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    empty = batch[2][1]  # the depthless frame's prior: all holes
+    assert empty.image.eq(0).all() and empty.depth.eq(0).all() and not empty.covered.any()
     for window in (1, 2):
         pushed = StreamEngine(model, steps=2, window=window, seed=3)
         one_by_one = [f for it in items for f in pushed.push(it)] + pushed.flush()

@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..io.policy import GRIPPER_ACTION_DIM as ACTION_DIM
+from ..io.policy import GRIPPER_STATE_DIM as STATE_DIM
 from ..sample import SampleEpisode
 from ..sample.cameras import MJ_TO_CV, body_to_camera
 from ..sample.robot import ARM_SIDES, CAMERAS, PALM_DEPTH, TIP_OFFSET
 from ..sample.scene import MAX_OPENING, TARGET_MARK_RADIUS
 from ..sample.write import GRIPPER_STATE_SCALE
 
-STATE_DIM, ACTION_DIM = 20, 22
+__all__ = ["ACTION_DIM", "STATE_DIM", "EnvConfig", "PickPlaceEnv"]
 
 
 @dataclass

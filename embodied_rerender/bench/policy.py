@@ -20,7 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .env import ACTION_DIM, STATE_DIM
+from ..io.policy import GRIPPER_ACTION_DIM as ACTION_DIM
+from ..io.policy import GRIPPER_STATE_DIM as STATE_DIM
 
 
 @dataclass

@@ -34,14 +34,32 @@ def small_settings(options: dict, defaults: dict) -> dict:
     return {**options, **{k: v for k, v in SMALL.items() if options.get(k) == defaults.get(k)}}
 
 
+def make_policy_config(o: dict):
+    """The policy every arm trains (options: configs/bench-policy.yaml)."""
+    from .policy import PolicyConfig
+
+    return PolicyConfig(cameras=list(o["policy_cameras"]), width=o["policy_width"], hidden=o["hidden"],
+                        chunk=o["chunk"], horizon=o["frames"], state_dims=list(o["state_dims"]),
+                        gripper_binary=bool(o["gripper_binary"]), delta_joints=bool(o["delta_joints"]))
+
+
+def make_train_config(o: dict, arm: str):
+    """Arm `arm`'s training settings: the same budget and seed in every arm, its own augmentation."""
+    from .train import TrainConfig
+
+    return TrainConfig(steps=o["steps"], batch=o["batch"], lr=o["lr"], seed=o["seed"],
+                       crop_colour=ARMS[arm]["crop_colour"], view_rate=o["view_rate"],
+                       state_noise=float(o["state_noise"]), device=o.get("train_device", "cpu"))
+
+
 def run_bench(options: dict) -> dict:
     """Everything end to end; returns (and writes) the results dict. `options`: configs/bench-policy.yaml."""
     from .demos import write_demos
     from .env import EnvConfig, PickPlaceEnv
     from .expert import run_expert
-    from .policy import BCPolicy, PolicyConfig
+    from .policy import BCPolicy
     from .rollout import evaluate_policy, wilson
-    from .train import TrainConfig, load_lerobot, train_policy
+    from .train import load_lerobot, train_policy
     from .views import write_views
 
     o = options
@@ -85,9 +103,7 @@ def run_bench(options: dict) -> dict:
     lo, hi = wilson(expert, o["rollouts"])
     results = {"config": o, "expert": {"successes": int(expert), "n": o["rollouts"], "rate": expert / o["rollouts"],
                                        "ci95": [round(lo, 4), round(hi, 4)]}, "arms": {}, "timings": timings}
-    policy_config = PolicyConfig(cameras=cameras, width=o["policy_width"], hidden=o["hidden"], chunk=o["chunk"],
-                                 horizon=o["frames"], state_dims=list(o["state_dims"]),
-                                 gripper_binary=bool(o["gripper_binary"]), delta_joints=bool(o["delta_joints"]))
+    policy_config = make_policy_config(o)
     steps = o["frames"] - 1 + o["extra_steps"]
     for arm in o["arms"]:
         spec = ARMS[arm]
@@ -98,10 +114,8 @@ def run_bench(options: dict) -> dict:
         if summary_path.is_file() and (arm_dir / "policy.safetensors").is_file():
             summary = json.loads(summary_path.read_text())
         else:
-            config = TrainConfig(steps=o["steps"], batch=o["batch"], lr=o["lr"], seed=o["seed"],
-                                 crop_colour=spec["crop_colour"], view_rate=o["view_rate"],
-                                 state_noise=float(o["state_noise"]))
-            summary = train_policy(frames, views.get(spec["generator"], []), policy_config, config, arm_dir, o["progress"])
+            summary = train_policy(frames, views.get(spec["generator"], []), policy_config, make_train_config(o, arm),
+                                   arm_dir, o["progress"])
             summary_path.write_text(json.dumps(summary, indent=1))
         lap(f"train_{arm}_s", t0)
         policy = BCPolicy.load(arm_dir / "policy.safetensors")

@@ -75,17 +75,18 @@ def action_chunks(frames: Frames, chunk: int) -> torch.Tensor:
 
 def crop_colour(x: torch.Tensor, generator: torch.Generator, pad: int = 4, strength: float = 0.2) -> torch.Tensor:
     """Random shift crop (replicate pad by `pad` px, crop back) and per-image brightness / contrast jitter.
-    x `(B, 3, H, W)` float in [0, 1]."""
+    x `(B, 3, H, W)` float in [0, 1] on any device; `generator` is a CPU one (draws do not depend on the device)."""
     b, _, h, w = x.shape
+    dev = x.device
     padded = torch.nn.functional.pad(x, (pad,) * 4, mode="replicate")
-    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    rows = (dy[:, None] + torch.arange(h))[:, None, :, None].expand(b, 3, h, w + 2 * pad)
+    dy = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(dev)
+    rows = (dy[:, None] + torch.arange(h, device=dev))[:, None, :, None].expand(b, 3, h, w + 2 * pad)
     x = padded.gather(2, rows)
-    cols = (dx[:, None] + torch.arange(w))[:, None, None, :].expand(b, 3, h, w)
+    cols = (dx[:, None] + torch.arange(w, device=dev))[:, None, None, :].expand(b, 3, h, w)
     x = x.gather(3, cols)
-    bright = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
-    contrast = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator) - 1)
+    bright = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator).to(dev) - 1)
+    contrast = 1 + strength * (2 * torch.rand(b, 1, 1, 1, generator=generator).to(dev) - 1)
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     return ((x - mean) * contrast + mean * bright).clamp(0, 1)
 
@@ -103,6 +104,7 @@ class TrainConfig:
     # absolute and do not depend on the state, so a perturbed state keeps its label and the policy learns to
     # steer back from the drift it meets closed-loop instead of copying the state
     state_noise: float = 0.0
+    device: str = "cpu"  # where the data and the policy live while training (every draw stays on the CPU generator)
 
 
 def chunk_loss(policy: BCPolicy, pred: torch.Tensor, target: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
@@ -132,48 +134,55 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
     """Train, save `out/policy.safetensors`, return the training summary (losses, time, view share)."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
+    dev = torch.device(config.device)
     policy = BCPolicy(policy_config)
     raw = action_chunks(frames, policy_config.chunk)
     policy.set_normalization(frames.state, policy.relative(raw, frames.state)[:, 0])
-    rows = view_rows(frames, views) if views else None
+    policy.to(dev)
+    rows = view_rows(frames, views).to(dev) if views else None
+    images_all = {cam: frames.images[cam].to(dev) for cam in policy_config.cameras}
+    view_heads = [view.images["head"].to(dev) for view in views]
+    state_all, raw, phase_all = frames.state.to(dev), raw.to(dev), torch.from_numpy(frames.frame).to(dev)
     optim = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
     n, losses, replaced, start = len(frames.episode), [], 0, time.perf_counter()
     policy.train()
     for step in range(config.steps):
-        idx = torch.randint(0, n, (config.batch,), generator=generator)
-        images = {cam: frames.images[cam][idx].float() / 255 for cam in policy_config.cameras}
+        idx = torch.randint(0, n, (config.batch,), generator=generator).to(dev)
+        images = {cam: x[idx].float() / 255 for cam, x in images_all.items()}
         if rows is not None and config.view_rate > 0:
-            swap = torch.rand(config.batch, generator=generator) < config.view_rate
-            pick = torch.randint(0, len(views), (config.batch,), generator=generator)
-            for b in torch.nonzero(swap).flatten().tolist():
-                r = int(rows[pick[b], idx[b]])
-                if r >= 0:
-                    images["head"][b] = views[int(pick[b])].images["head"][r].float() / 255
-                    replaced += 1
+            swap = (torch.rand(config.batch, generator=generator) < config.view_rate).to(dev)
+            pick = torch.randint(0, len(views), (config.batch,), generator=generator).to(dev)
+            for v, heads in enumerate(view_heads):
+                r = rows[v, idx]
+                take = swap & (pick == v) & (r >= 0)
+                images["head"][take] = heads[r[take]].float() / 255
+                replaced += int(take.sum())
         if config.crop_colour:
             images = {cam: crop_colour(x, generator) for cam, x in images.items()}
-        phase = torch.from_numpy(frames.frame[idx.numpy()]).float() / policy_config.horizon
-        state = frames.state[idx]
+        phase = phase_all[idx].float() / policy_config.horizon
+        state = state_all[idx]
         if config.state_noise > 0:
             state = state.clone()
-            state[:, :14] += config.state_noise * torch.randn(config.batch, 14, generator=generator)
+            state[:, :14] += config.state_noise * torch.randn(config.batch, 14, generator=generator).to(dev)
         target = policy.normalize_action(policy.relative(raw[idx], state))  # noisy state: steer back to the target
         loss = chunk_loss(policy, policy(images, state, phase), target, raw[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
         optim.step()
         sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())
         if progress and (step % 100 == 0 or step == config.steps - 1):
-            print(f"  step {step}: loss {losses[-1]:.4f}", flush=True)
-    policy.save(out / "policy.safetensors")
+            print(f"  step {step}: loss {float(losses[-1]):.4f}", flush=True)
+    losses = torch.stack(losses).cpu().tolist()
+    policy.cpu().save(out / "policy.safetensors")
     fit = fit_error(policy, frames, generator)
     tail = losses[-max(1, len(losses) // 10):]
     return {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
             "final_loss": round(float(np.mean(tail)), 5), "elapsed_s": round(time.perf_counter() - start, 1),
             "head_replaced_share": round(replaced / (config.steps * config.batch), 4), "frames": n,
-            "views": len(views), "crop_colour": config.crop_colour, "state_noise": config.state_noise, **fit}
+            "views": len(views), "crop_colour": config.crop_colour, "state_noise": config.state_noise,
+            "device": config.device, **fit}
 
 
 @torch.no_grad()

@@ -9,7 +9,8 @@ head) on each episode and scores its loop closure between revisit frames over th
 splatted into the loop camera at both times agrees; `metrics.loop`).
 
     embodied-rerender eval table=heldout input=DIR_OR_SHARDS output=DIR device=cuda \
-        hybrid=weights/hybrid_ref.safetensors learned=PATH [hybrid_loop=PATH settings=ablation loop=head_gripper_head]
+        hybrid=weights/hybrid_ref.safetensors learned=PATH [stream=weights/stream_ref.safetensors] \
+        [hybrid_loop=PATH settings=ablation loop=head_gripper_head]
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .scoring import group_rows, means, sync_inliers
 SETTINGS = [
     Setting("warp k=4", "warp", 4), Setting("learned k=4", "learned", 4), Setting("hybrid k=4", "hybrid", 4),
     Setting("warp k=1 covis", "warp", 1), Setting("hybrid k=1 covis", "hybrid", 1),
-    Setting("hybrid k=1 random", "hybrid", 1, "random"),
+    Setting("hybrid k=1 random", "hybrid", 1, "random"), Setting("stream k=1 covis", "stream", 1),
 ]
 ABLATION = [  # LoopAug ablation: the same model trained without / with loop samples
     Setting("warp k=4", "warp", 4), Setting("hybrid k=4", "hybrid", 4),

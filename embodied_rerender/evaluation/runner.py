@@ -51,13 +51,16 @@ def run_setting(episode: Episode, sources: list[str], targets: list[Target], syn
                 bank: BankOptions = BankOptions(), write_back: bool = True) -> Run:
     """Seed a bank with the recorded `sources` of `episode`, run the autoregressive loop over `targets` and score
     each output against its ground truth: `truth[target.ground_truth]` when `truth` is given, else the recorded
-    camera `target.ground_truth` of `episode`; a target with neither gets a row without scores.
+    camera `target.ground_truth` of `episode`; a target with neither gets a row without scores. A synthesizer with
+    self parts renders them into the targets that follow their camera.
     Row: shot (1-based), target, context, coverage, and psnr / ssim / psnr_covered / ssim_covered."""
     from ..generate import run_autoregressive, seed_bank
+    from ..generate.self_parts import prepare_parts
     from ..memory import MemoryBank
 
     memory = MemoryBank(bank.near, bank.far, bank.samples)
     seed_bank(episode, sources, memory)
+    prepare_parts(synthesizer, episode, targets)  # a warp synthesizer's self parts (built from training episodes)
     t0 = time.monotonic()
     steps = run_autoregressive(memory, targets, synthesizer, k, retrieval, seed, write_back=write_back)
     run = Run(steps, seconds=(time.monotonic() - t0) / max(len(steps), 1))

@@ -14,7 +14,7 @@ pair of the first n synthesized views at the same instant) next to the same figu
 
     python -c "from embodied_rerender.evaluation.shots import pack_shots; pack_shots('HELDOUT_SAMPLE', 'SHOTS_DIR')"
     embodied-rerender eval table=shots input=SHOTS_DIR hybrid=weights/hybrid_ref.safetensors learned=PATH \
-        device=cuda output=DIR
+        [stream=weights/stream_ref.safetensors] device=cuda output=DIR
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ VIRTUAL_WRIST_OFFSETS = ((0.0, -0.04, -0.06, -15.0, 0.0, 0.0), (0.03, 0.0, -0.05
 ORBITS = ((30.0, 1.0), (-30.0, 1.0), (50.0, 0.85), (-50.0, 1.15))  # (arc_deg, radius_scale)
 SHOT_COUNTS = (3, 6, 9, 12)
 SETTINGS = [Setting("warp", "warp"), Setting("learned", "learned"), Setting("hybrid", "hybrid"),
-            Setting("hybrid, random context", "hybrid", 4, "random")]
+            Setting("hybrid, random context", "hybrid", 4, "random"), Setting("stream", "stream", 1)]
 
 
 def shot_targets(episode) -> list:

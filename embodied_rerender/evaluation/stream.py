@@ -1,66 +1,24 @@
 """Streaming table: the causal student against the bidirectional teacher and warp, head -> wrist on held-out
 episodes, all three through `runner.run_setting` (one context view: the head clip).
 
-`StreamSynthesizer` makes the streaming engine a Synthesizer: it streams the context view frame by frame along
-the target trajectory and reports the warp's coverage (the region the prior covers), so its scores line up with
-the teacher's and warp's. Scores per method: PSNR / SSIM against the recorded wrist video (whole frame and
-covered region), the student's PSNR against the teacher, and view synchronization (SIFT + RANSAC inliers between
-two views at the same instant; None where OpenCV is absent): `sync_source` with the head frame (the recorded
-wrist video gives the reference value), `sync_truth` with the recorded wrist frame, and student against teacher.
+The student runs as `generate.StreamSynthesizer` (`generator=stream`): the head view streamed frame by frame
+along the target trajectory, its coverage that of the engine's warp prior, so its scores line up with the
+teacher's and warp's; its fps and latencies come from the synthesizer's `stats`. Scores per method: PSNR / SSIM
+against the recorded wrist video (whole frame and covered region), the student's PSNR against the teacher, and
+view synchronization (SIFT + RANSAC inliers between two views at the same instant; None where OpenCV is absent):
+`sync_source` with the head frame (the recorded wrist video gives the reference value), `sync_truth` with the
+recorded wrist frame, and student against teacher.
 
-    embodied-rerender eval table=stream input=.carry/eval student=DIR/student.safetensors \
+    embodied-rerender eval table=stream input=.carry/eval [student=DIR/student.safetensors] \
         teacher=weights/hybrid_ref.safetensors device=cuda output=DIR [window=1 frames=N sync_stride=2]
 """
 
 from __future__ import annotations
 
-import numpy as np
-import torch
-
-from ..episode import CameraTrajectory
-from ..generate import Synthesis
-from ..memory import View
 from .runner import run_setting, trim
 from .scoring import mean, means, sync_inliers
 
 METHODS = ("student", "teacher", "warp")
-
-
-class StreamSynthesizer:
-    """A `CausalDiT` student behind the Synthesizer protocol: the first context view, streamed along the target.
-    `stats` holds one `StreamStats.summary()` per `synthesize` call (fps, latencies)."""
-
-    name = "stream"
-
-    def __init__(self, student, steps: int = 4, window: int = 1, shift: float = 1.0, device: str = "cpu"):
-        from ..generate import WarpSynthesizer
-
-        self.student, self.steps, self.window, self.shift, self.device = student, steps, window, shift, device
-        self.warp = WarpSynthesizer(device=device)
-        self.stats: list[dict] = []
-
-    def config(self) -> dict:
-        return {"steps": self.steps, "window": self.window, "shift": self.shift}
-
-    def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator) -> Synthesis:
-        """`(T, H, W, 3) uint8` student frames of `target`; depth and covered come from the warp of `context`."""
-        from ..stream.engine import StreamEngine, StreamItem
-
-        view = context[0]
-        n = min(len(view.frames), len(target))
-        engine = StreamEngine(self.student, steps=self.steps, window=self.window, size=(target.height, target.width),
-                              shift=self.shift, device=self.device)
-        s_K, t_K = view.trajectory.intrinsics_per_frame(), target.intrinsics_per_frame()
-        out = []
-        for i in range(n):
-            depth = view.depth[i] if view.depth is not None else None
-            out += engine.push(StreamItem(view.frames[i], s_K[i], view.trajectory.extrinsics[i], t_K[i],
-                                          target.extrinsics[i], depth))
-        out += engine.flush()
-        self.stats.append(engine.stats.summary())
-        prior = self.warp.synthesize(context, target, start, generator)
-        return Synthesis(np.stack([f.frame for f in out]), prior.depth, prior.covered)
 
 
 def evaluate_stream(episodes, synthesizers: dict, frames: int | None = None, sync_stride: int = 2,
@@ -112,16 +70,13 @@ def run_table(cfg: dict) -> tuple[dict, str]:
     """(report, printable summary) for `eval table=stream`."""
     import json
 
-    from ..generate import HybridSynthesizer, WarpSynthesizer
-    from ..models.causal import load_student
+    from ..generate import HybridSynthesizer, StreamSynthesizer, WarpSynthesizer
     from .heldout import load_episodes
     from .synthesizers import resolve_device
 
     device = resolve_device(cfg.get("device"))
-    student, config = load_student(cfg["student"], device)
-    trained = config.get("stream", {})
-    steps = cfg["steps"] if cfg.get("steps") is not None else trained.get("steps", 4)
-    synths = {"student": StreamSynthesizer(student, steps, cfg["window"], trained.get("shift", 1.0), device),
+    synths = {"student": StreamSynthesizer(cfg.get("student"), steps=cfg.get("steps"), window=cfg["window"],
+                                           seed=cfg["seed"], device=device),
               "warp": WarpSynthesizer(device=device)}
     if cfg.get("teacher"):
         synths["teacher"] = HybridSynthesizer(cfg["teacher"], device=device)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CHECKPOINT_KEYS = ("hybrid", "learned", "hybrid_loop", "learned_loop")
+CHECKPOINT_KEYS = ("hybrid", "learned", "hybrid_loop", "learned_loop", "stream")
 
 
 def resolve_device(device: str | None) -> str:
@@ -16,13 +16,25 @@ def resolve_device(device: str | None) -> str:
 
 def build_synthesizers(cfg: dict) -> dict:
     """{"warp": WarpSynthesizer, and for each of `hybrid=`, `learned=`, `hybrid_loop=`, `learned_loop=` given a
-    checkpoint: a Hybrid/LearnedSynthesizer with `steps=` (None: the checkpoint's)} on `device=`."""
-    from ..generate import HybridSynthesizer, LearnedSynthesizer, WarpSynthesizer
+    checkpoint: a Hybrid/LearnedSynthesizer with `steps=` (None: the checkpoint's); for `stream=`: a
+    StreamSynthesizer with its distillation steps (`steps=` is the learned generators' Euler steps)} on `device=`.
+    `self_parts=` (a saved library or the TRAINING dataset to build it from) gives the warp the robot's own parts;
+    "auto" is refused: it would build them from the scored episodes' ground truth."""
+    from ..errors import DatasetError
+    from ..generate import HybridSynthesizer, LearnedSynthesizer, StreamSynthesizer, WarpSynthesizer
 
     device = resolve_device(cfg.get("device"))
-    synths = {"warp": WarpSynthesizer(device=device)}
+    parts = cfg.get("self_parts")
+    if parts == "auto":
+        raise DatasetError("self_parts=auto would learn the parts from the held-out ground truth; give a saved "
+                           "library (.npz) or the training dataset instead")
+    synths = {"warp": WarpSynthesizer(device=device, self_parts=parts)}
     for name in CHECKPOINT_KEYS:
-        if cfg.get(name):
+        if not cfg.get(name):
+            continue
+        if name == "stream":
+            synths[name] = StreamSynthesizer(cfg[name], device=device)
+        else:
             cls = HybridSynthesizer if name.startswith("hybrid") else LearnedSynthesizer
             synths[name] = cls(cfg[name], steps=cfg.get("steps"), device=device)
     return synths

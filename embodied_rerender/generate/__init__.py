@@ -1,11 +1,13 @@
-"""Synthesizers (warp now; learned, hybrid and streaming later) and the autoregressive memory loop."""
+"""Synthesizers (warp, learned, hybrid, stream: one protocol, `base.Synthesizer`) and the autoregressive memory loop."""
 
 from .base import Synthesis, Synthesizer
 from .loop import Step, Target, run_autoregressive, seed_bank
 from .learned import HybridSynthesizer, LearnedSynthesizer
+from .stream import StreamSynthesizer
 from .warp import WarpSynthesizer
 
-SYNTHESIZERS = {"warp": WarpSynthesizer, "learned": LearnedSynthesizer, "hybrid": HybridSynthesizer}
+SYNTHESIZERS = {"warp": WarpSynthesizer, "learned": LearnedSynthesizer, "hybrid": HybridSynthesizer,
+                "stream": StreamSynthesizer}
 
 
 def get_synthesizer(name: str, **options) -> Synthesizer:
@@ -15,4 +17,4 @@ def get_synthesizer(name: str, **options) -> Synthesizer:
 
 
 __all__ = ["Synthesis", "Synthesizer", "Target", "Step", "run_autoregressive", "seed_bank", "WarpSynthesizer", "LearnedSynthesizer", "HybridSynthesizer",
-           "get_synthesizer", "SYNTHESIZERS"]
+           "StreamSynthesizer", "get_synthesizer", "SYNTHESIZERS"]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 import numpy as np
 import torch
 
 from ..episode import CameraTrajectory
 from ..memory import View
+
+if TYPE_CHECKING:
+    from .self_parts import PartsFrames
 
 
 class Synthesis:
@@ -39,6 +42,7 @@ class Synthesizer(Protocol):
         ...
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator) -> Synthesis:
-        """Frames of `target` (T poses from episode frame `start`) from `context` views of the same times."""
+                   generator: torch.Generator, parts: PartsFrames | None = None) -> Synthesis:
+        """Frames of `target` (T poses from episode frame `start`) from `context` views of the same times;
+        `parts`: the robot's own parts in the target camera (the warp composites them; others may ignore them)."""
         ...

@@ -23,14 +23,14 @@ from ..memory import View
 from ..render.resize import resize, upsample_with_detail
 from .base import Synthesis
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
-
 
 def resolve_checkpoint(checkpoint: str | Path | None, name: str) -> Path:
     """The `.safetensors` weights file meant by `checkpoint`: a weights or JSON file, a stem, or a `train` output
     directory (its exported `model.safetensors`); None: the shipped `weights/<name>_ref`. Its `.json` must exist."""
+    from ..models.checkpoint import shipped_checkpoint
+
     if not checkpoint:
-        path = WEIGHTS_DIR / f"{name}_ref.safetensors"
+        path = shipped_checkpoint(name)
     else:
         path = Path(checkpoint)
         if path.is_dir():
@@ -73,12 +73,12 @@ class LearnedSynthesizer:
                 "overlap": self.overlap, "detail_transfer": self.detail_transfer, "model": self.model.config()}
 
     # -- helpers -------------------------------------------------------------------------------
-    def _prior(self, context: list[View], target: CameraTrajectory, start: int) -> Synthesis | None:
+    def _prior(self, context: list[View], target: CameraTrajectory, start: int, parts=None) -> Synthesis | None:
         from .warp import WarpSynthesizer
 
         if not any(v.depth is not None for v in context):
             return None
-        return WarpSynthesizer(device=self.device).synthesize(context, target, start)
+        return WarpSynthesizer(device=self.device).synthesize(context, target, start, parts=parts)
 
     def _low(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 `(n, H, W, 3)` -> `(3, n, h, w)` in [-1, 1] at model resolution."""
@@ -95,7 +95,8 @@ class LearnedSynthesizer:
     # -- the Synthesizer protocol ----------------------------------------------------------------
     @torch.no_grad()
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator | None = None) -> Synthesis:
+                   generator: torch.Generator | None = None, parts=None) -> Synthesis:
+        """`parts` (the robot's own parts, :class:`~.self_parts.PartsFrames`) go into the hybrid's warp prior."""
         from ..models import Conditioning, clip_raymaps, sample
 
         if not context:
@@ -104,7 +105,7 @@ class LearnedSynthesizer:
         cfg, dev = self.cfg, self.device
         n, (H, W), T, pt = len(target), (target.height, target.width), cfg.frames, cfg.patch_t
         views = context[:cfg.max_context]
-        prior = self._prior(context, target, start) if self.needs_prior else None
+        prior = self._prior(context, target, start, parts) if self.needs_prior else None
         if self.needs_prior and prior is None:
             raise ValueError("generator=hybrid needs a context view with depth for its warp prior")
         out = torch.zeros(3, n, cfg.height, cfg.width)

@@ -5,6 +5,7 @@ ones produced instead of hallucinating it afresh."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -13,16 +14,21 @@ from ..episode import CameraTrajectory, Episode
 from ..memory import MemoryBank, View
 from .base import Synthesis, Synthesizer
 
+if TYPE_CHECKING:
+    from .self_parts import PartsFrames
+
 
 @dataclass
 class Target:
     """A trajectory to synthesize: its camera name, T poses and K, and the recorded camera it
-    replaces (for scoring against ground truth), if any."""
+    replaces (for scoring against ground truth), if any; parts: the robot's own parts to render into it
+    (set by :func:`~.self_parts.attach_parts` when self parts are on)."""
 
     name: str
     trajectory: CameraTrajectory
     ground_truth: str | None = None
     info: dict = field(default_factory=dict)
+    parts: PartsFrames | None = None
 
 
 @dataclass
@@ -60,7 +66,7 @@ def run_autoregressive(bank: MemoryBank, targets: list[Target], synthesizer: Syn
         else:
             found = bank.retrieve(target.trajectory, k, retrieval, generator, require_depth=True)
             context = [bank[i] for i in found.indices]
-        synthesis = synthesizer.synthesize(context, target.trajectory, 0, generator)
+        synthesis = synthesizer.synthesize(context, target.trajectory, 0, generator, parts=target.parts)
         if write_back:
             bank.add(View(target.name, synthesis.frames, synthesis.depth, target.trajectory, 0,
                           {"generator": synthesizer.name, "context": [v.name for v in context]}))

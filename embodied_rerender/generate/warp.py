@@ -9,12 +9,17 @@ the training priors do not).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import torch
 
 from ..episode import CameraTrajectory
 from ..memory import View
 from .base import Synthesis
+
+if TYPE_CHECKING:
+    from .self_parts import PartsFrames
 
 
 class WarpSynthesizer:
@@ -35,13 +40,19 @@ class WarpSynthesizer:
     never ghosts), two instants agree on it and t itself does not show it. Synthesized context views (their
     provenance names a generator) do not take part: their depth is partly the fill's guess. Costs
     ``1 + 2 * static_memory`` times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection
-    state per view. Off by default: on the sample it raised coverage but not quality (docs/results.md)."""
+    state per view. Off by default: on the sample it raised coverage but not quality (docs/results.md).
+
+    self_parts: the robot's own parts in a target that is a gripper-mounted camera (generate/self_parts.py):
+    None (off, the default); "auto" (a template per episode from its own recorded frames of that camera, for
+    `augment`); a path (a saved ``.npz`` library, or a dataset whose episodes the library is built from, once);
+    or a library ``{camera: SelfParts}``. The callers that know the episode attach each target's parts
+    (:func:`~.self_parts.prepare_parts`); :meth:`synthesize` renders what it is given."""
 
     name = "warp"
 
     def __init__(self, chunk: int | None = None, max_splat: int = 9, temporal_gap: int | None = 0,
                  device: str | torch.device = "cpu", backend: str = "auto", depth_aware: bool = True,
-                 static_memory: int = 0, static_stride: int = 8):
+                 static_memory: int = 0, static_stride: int = 8, self_parts=None):
         self.device = torch.device(device)
         # None: 32 frames per batch on CUDA (kernel launches, not memory, bound a view there: 2x the fps of 8
         # at 480x640, k = 4, about 5 GB peak), 8 on the CPU.
@@ -51,16 +62,25 @@ class WarpSynthesizer:
         if static_memory < 0 or static_stride < 1:
             raise ValueError(f"static_memory must be >= 0 and static_stride >= 1, got {static_memory}, {static_stride}")
         self.static_memory, self.static_stride = static_memory, static_stride
+        self.self_parts_source = self_parts if self_parts is None or isinstance(self_parts, str) else "given"
+        if isinstance(self_parts, str) and self_parts != "auto":
+            from .self_parts import library_from
+
+            self_parts = library_from(self_parts)
+        self.self_parts = self_parts
 
     def config(self) -> dict:
         return {"chunk": self.chunk, "max_splat": self.max_splat, "temporal_gap": self.temporal_gap,
                 "depth_aware": self.depth_aware, "static_memory": self.static_memory,
-                "static_stride": self.static_stride}
+                "static_stride": self.static_stride, "self_parts": self.self_parts_source}
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
-                   generator: torch.Generator | None = None) -> Synthesis:
+                   generator: torch.Generator | None = None, parts: PartsFrames | None = None) -> Synthesis:
+        """`parts`: the robot's own parts per target frame (their masked pixels over the warp, source points
+        landing in the mask dropped; :func:`~..render.prior.warp_prior`)."""
         from ..render import temporal_fill
         from ..render.prior import warp_prior
+        from ..render.self_parts import PartsOverlay, composite
 
         views = [v for v in context if v.depth is not None]
         if not views:
@@ -79,6 +99,7 @@ class WarpSynthesizer:
         depth = torch.empty((t_len, h, w), dtype=torch.float32, device=dev)
         covered = torch.empty((t_len, h, w), dtype=torch.bool, device=dev)
         raw = torch.empty((t_len, 3, h, w), dtype=torch.float32, device=dev) if not spatial else None
+        own = _upload_parts(parts, t_len, (h, w), dev)
         for lo in range(0, t_len, self.chunk):
             hi = min(lo + self.chunk, t_len)
             times = torch.arange(lo + start, hi + start, device=dev)
@@ -88,9 +109,10 @@ class WarpSynthesizer:
                          for view, recorded in zip(ctx, measured) if recorded]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
+            chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None
             out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
                              max_splat=self.max_splat, backend=self.backend, channels_last=True, fill=spatial,
-                             depth_aware=self.depth_aware)
+                             depth_aware=self.depth_aware, parts=chunk_parts)
             covered[lo:hi], depth[lo:hi] = out.covered, out.depth
             if spatial:
                 frames[lo:hi] = _to_uint8(out.image)
@@ -99,9 +121,23 @@ class WarpSynthesizer:
         if not spatial:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
+            if own:  # after the fill, as warp_prior does with its spatial fill
+                image, filled_depth, covered = composite(image, filled_depth, covered, own)
             frames, depth = _to_uint8(image), filled_depth
         frames, covered = _download(frames, covered)
         return Synthesis(frames, lambda: _download(depth)[0], covered)  # depth copied back only when read
+
+
+def _upload_parts(parts: PartsFrames | None, t_len: int, size: tuple[int, int], device: torch.device):
+    """`parts` as a :class:`~..render.self_parts.PartsOverlay` of all `t_len` frames on `device`, or None."""
+    from ..render.self_parts import PartsOverlay
+
+    if parts is None:
+        return None
+    if parts.images.shape != (t_len, *size, 3) or parts.masks.shape != (t_len, *size):
+        raise ValueError(f"self parts {parts.masks.shape} do not match the target's {t_len} frames of {size}")
+    return PartsOverlay(torch.from_numpy(np.ascontiguousarray(parts.images)).to(device),
+                        torch.from_numpy(np.ascontiguousarray(parts.masks)).to(device), parts.near)
 
 
 def _download(*tensors: torch.Tensor) -> list[np.ndarray]:

@@ -29,6 +29,7 @@ from ..episode import Episode
 
 STATE_KEYS = ("joint.position", "effector.position", "head.position", "waist.position")
 ACTION_KEYS = ("joint.position", "effector.position", "head.position", "waist.position", "robot.velocity")
+GRIPPER_STATE_DIM, GRIPPER_ACTION_DIM = 20, 22  # the gripper layout's widths (table above)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,12 @@ from .dit import DiTConfig, VideoDiT
 from .flow import FlowConfig
 
 BACKBONES = {"dit": lambda cfg: VideoDiT(DiTConfig.from_dict(cfg))}
+WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
+
+
+def shipped_checkpoint(name: str) -> Path:
+    """`weights/<name>_ref.safetensors`, the checkpoint shipped for generator `name` (hybrid, stream; may be absent)."""
+    return WEIGHTS_DIR / f"{name}_ref.safetensors"
 
 
 def _paths(path: str | Path) -> tuple[Path, Path]:

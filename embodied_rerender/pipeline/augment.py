@@ -19,6 +19,7 @@ import numpy as np
 from ..episode import ArrayFrames, CameraStream, Episode
 from ..errors import EpisodeError
 from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
+from ..generate.self_parts import prepare_parts
 from ..memory import MemoryBank
 from ..metrics import score_views
 from .outputs import confined
@@ -76,6 +77,7 @@ class Augmenter:
         if not targets:
             raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
                                episode=episode.episode_id)
+        prepare_parts(self.synthesizer, episode, targets)  # warp.self_parts: the robot's own parts, when on
         steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
                                    merge=cfg.merge, merge_threshold=cfg.merge_threshold)
         # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here.

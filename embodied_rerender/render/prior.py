@@ -13,6 +13,7 @@ from torch import Tensor
 
 from .fill import fill_holes
 from .kernels import splat
+from .self_parts import PartsOverlay, composite, drop_self_points
 
 __all__ = ["Prior", "warp_prior"]
 
@@ -28,7 +29,7 @@ class Prior(NamedTuple):
 
 def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
                size: tuple[int, int], max_splat: int = 9, backend: str = "auto", channels_last: bool = False,
-               fill: bool = True, depth_aware: bool = True) -> Prior:
+               fill: bool = True, depth_aware: bool = True, parts: PartsOverlay | None = None) -> Prior:
     """Splat V context views into the target camera of each of B frames and fill the holes, on their device.
 
     Args:
@@ -40,7 +41,13 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
         max_splat / backend: as :func:`~.kernels.splat`.
         fill: False leaves the holes at 0 (image and depth).
         depth_aware: far-side fill (:func:`~.fill.far_push_pull`, the default) or plain push-pull.
+        parts: the robot's own parts in each target frame (:mod:`.self_parts`): source points that land in their
+            mask are dropped before the splat, and (with `fill`) the parts are composited over the filled render
+            (covered, depth 0: :func:`~.self_parts.composite`); without `fill` the caller composites after its
+            own fill.
     """
+    if parts is not None:
+        depths = drop_self_points(depths, src_K, src_c2w, tgt_K, tgt_c2w, parts.mask, parts.near)
     out = splat(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
                 channels_last=channels_last)
     image = out.image.float()
@@ -49,4 +56,7 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
     if not fill:
         return Prior(image.contiguous(), out.depth, out.mask)
     image, depth = fill_holes(image, out.mask, out.depth, depth_aware=depth_aware)
-    return Prior(image, depth, out.mask)
+    covered = out.mask
+    if parts is not None:  # after the fill: the holes next to the fingers are not filled with finger colour
+        image, depth, covered = composite(image, depth, covered, parts)
+    return Prior(image, depth, covered)

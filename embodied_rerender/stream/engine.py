@@ -13,7 +13,8 @@ stream's first source camera (fixed, so the cached frames stay valid). Each mode
 :class:`StaggeredScheduler` has in flight plus the frames finished by the previous pass, given clean at t = 0
 so that their keys/values enter the KV cache (the student then always attends to clean past frames, as in
 training). The output is upsampled to the output size and, with `detail_transfer`, the warp render's
-high frequencies (lost at the working resolution) are added back.
+high frequencies (lost at the working resolution) are added back. Each emitted frame carries its prior's depth and
+coverage, so a stream can enter the memory bank as RGB-D (`generate.StreamSynthesizer`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 
 from ..models.causal import CausalDiT, PairConditioning
+from ..render.prior import Prior, warp_prior
 from ..render.resize import resize, upsample_with_detail
 from .scheduler import StaggeredScheduler, noise_levels
 
@@ -47,19 +49,23 @@ class StreamItem:
 @dataclass
 class StreamFrame:
     """index: frame number in the stream; frame: `(H, W, 3)` uint8; latency_s: from `push` of its input to emission;
-    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution (on the engine's device)."""
+    working: `(3, h, w)` float in [-1, 1], the student's output at its working resolution; depth / covered: `(H, W)`
+    float32 metres (holes filled) / bool of the frame's warp prior, None without one (a non-hybrid student). All
+    three stay on the engine's device."""
 
     index: int
     frame: np.ndarray
     latency_s: float
     working: torch.Tensor | None = None
+    depth: torch.Tensor | None = None
+    covered: torch.Tensor | None = None
 
 
 @dataclass
 class _InFlight:
     x: torch.Tensor            # (1, 1, 3, h, w) current noisy state
     cond: PairConditioning     # (1, 1, ...) working-resolution inputs
-    warp: torch.Tensor | None  # (1, 3, H, W) full-size warp render in [-1, 1] (detail transfer)
+    prior: Prior | None        # full-size warp prior, batch 1 (detail transfer, depth and coverage out)
     arrival: float
     size: tuple[int, int]      # output (H, W)
 
@@ -112,7 +118,7 @@ class StreamEngine:
         self.stats = StreamStats()
 
     # -- inputs --------------------------------------------------------------------------------
-    def _prepare(self, items: list[StreamItem]) -> list[tuple[PairConditioning, torch.Tensor | None]]:
+    def _prepare(self, items: list[StreamItem]) -> list[tuple[PairConditioning, Prior | None]]:
         if self.reference is None:
             self.reference = torch.as_tensor(items[0].source_c2w, dtype=torch.float32, device=self.device)
         return prepare_batch(items, self.cfg, self.reference, self.size, self.device, self.max_splat)
@@ -143,8 +149,9 @@ class StreamEngine:
 
     def _emit(self, f: int, item: _InFlight) -> StreamFrame:
         x0 = item.x[0, 0].clamp(-1, 1)[None]  # (1, 3, h, w)
-        if item.warp is not None and self.detail_transfer:
-            full = upsample_with_detail(x0, item.warp)
+        prior = item.prior
+        if prior is not None and self.detail_transfer:
+            full = upsample_with_detail(x0, prior.image * 2 - 1)
         else:
             full = resize(x0, item.size)
         frame = ((full[0].clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
@@ -152,7 +159,9 @@ class StreamEngine:
         latency = now - item.arrival
         self.stats.latencies.append(latency)
         self.stats.end = now
-        return StreamFrame(f, frame, latency, x0[0])
+        if prior is None:
+            return StreamFrame(f, frame, latency, x0[0])
+        return StreamFrame(f, frame, latency, x0[0], prior.depth[0], prior.covered[0])
 
     # -- the stream API ------------------------------------------------------------------------
     def push(self, item: StreamItem) -> list[StreamFrame]:
@@ -173,12 +182,12 @@ class StreamEngine:
         # therefore never includes (as with one `push`, always).
         while not self.scheduler.ready():
             out += self._pass()
-        for item, (cond, warp) in zip(items, self._prepare(items)):
+        for item, (cond, prior) in zip(items, self._prepare(items)):
             while not self.scheduler.ready():
                 out += self._pass()
             f = self.scheduler.admit()
             noise = torch.randn((1, 1, 3, self.cfg.height, self.cfg.width), generator=self.generator).to(self.device)
-            self.flight[f] = _InFlight(noise, cond, warp, arrival, self.size or tuple(item.source.shape[:2]))
+            self.flight[f] = _InFlight(noise, cond, prior, arrival, self.size or tuple(item.source.shape[:2]))
             while not self.scheduler.ready() and len(self.scheduler):
                 out += self._pass()
         return out
@@ -192,9 +201,9 @@ class StreamEngine:
 
 
 def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[int, int] | None,
-                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, torch.Tensor | None]:
+                   device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, Prior | None]:
     """One frame's student inputs at the working resolution `(cfg.height, cfg.width)` (`(1, 1, C, h, w)` each) and,
-    in hybrid mode, the full-size warp render `(1, 3, H, W)` in [-1, 1] (for detail transfer), else None.
+    in hybrid mode, the full-size warp prior (`render.prior.warp_prior`, batch 1), else None.
 
     reference: `(4, 4)` camera-to-world the raymaps are expressed in; size: output `(H, W)` (None: the source's).
     """
@@ -202,13 +211,12 @@ def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[i
 
 
 def prepare_batch(items: list[StreamItem], cfg, reference: torch.Tensor, size: tuple[int, int] | None,
-                  device: torch.device, max_splat: int = 9) -> list[tuple[PairConditioning, torch.Tensor | None]]:
+                  device: torch.device, max_splat: int = 9) -> list[tuple[PairConditioning, Prior | None]]:
     """`prepare_inputs` of each of B frames that arrive together (sources of one size), computed as one batch:
     one raymap call and one `render.prior.warp_prior` splat + fill for the priors of all B frames. A frame
-    without depth gets an empty prior (all holes)."""
+    without depth gets an empty prior (all holes, depth 0)."""
     from ..geometry.camera import resize_intrinsics
     from ..geometry.plucker import plucker_raymap
-    from ..render.prior import warp_prior
 
     hw, n = (cfg.height, cfg.width), len(items)
     Hs, Ws = items[0].source.shape[:2]
@@ -219,23 +227,29 @@ def prepare_batch(items: list[StreamItem], cfg, reference: torch.Tensor, size: t
                               for key in ("source_K", "source_c2w", "target_K", "target_c2w"))
     rays = plucker_raymap(torch.cat([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
                           torch.cat([s_c2w, t_c2w]), *hw, reference)  # (2B, 6, h, w): sources, then targets
-    prior = warp = None
-    if cfg.hybrid:
-        warp = torch.zeros(n, 3, H, W, device=device)
-        covered = torch.zeros(n, 1, H, W, device=device)
-        posed = [i for i, it in enumerate(items) if it.depth is not None]
-        if posed:
-            depth = torch.as_tensor(np.stack([np.asarray(items[i].depth, dtype=np.float32) for i in posed]),
-                                    device=device)
-            out = warp_prior(src[posed][:, None], depth[:, None], s_K[posed][:, None], s_c2w[posed][:, None],
-                             t_K[posed], t_c2w[posed], (H, W), max_splat=max_splat)
-            warp[posed], covered[posed] = out.image, out.covered[:, None].float()
-        prior = torch.cat([resize(warp, hw) * 2 - 1, resize(covered, hw) * 2 - 1], dim=1)  # (B, 4, h, w)
-        warp = warp * 2 - 1
     source = resize(src, hw) * 2 - 1
+    if not cfg.hybrid:
+        return [(PairConditioning(source[i:i + 1][None], rays[i][None, None], rays[n + i][None, None], None), None)
+                for i in range(n)]
+    image = torch.zeros(n, 3, H, W, device=device)
+    depth = torch.zeros(n, H, W, device=device)
+    covered = torch.zeros(n, H, W, dtype=torch.bool, device=device)
+    posed = [i for i, it in enumerate(items) if it.depth is not None]
+    if posed:
+        d = torch.as_tensor(np.stack([np.asarray(items[i].depth, dtype=np.float32) for i in posed]), device=device)
+        out = warp_prior(src[posed][:, None], d[:, None], s_K[posed][:, None], s_c2w[posed][:, None], t_K[posed],
+                         t_c2w[posed], (H, W), max_splat=max_splat)
+        image[posed], depth[posed], covered[posed] = out.image, out.depth, out.covered
+    channels = torch.cat([resize(image, hw) * 2 - 1, resize(covered[:, None].float(), hw) * 2 - 1], dim=1)
     return [(PairConditioning(source[i:i + 1][None], rays[i][None, None], rays[n + i][None, None],
-                              None if prior is None else prior[i:i + 1][None]),
-             None if warp is None else warp[i:i + 1]) for i in range(n)]
+                              channels[i:i + 1][None]),
+             Prior(image[i:i + 1], depth[i:i + 1], covered[i:i + 1])) for i in range(n)]
+
+
+def trained_schedule(config: dict) -> tuple[int, float]:
+    """(steps, shift) a student was distilled with: its checkpoint config's `stream` entry (4 and 1.0 without one)."""
+    trained = config.get("stream", {})
+    return trained.get("steps", 4), trained.get("shift", 1.0)
 
 
 def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **options) -> Iterator[StreamFrame]:
@@ -249,4 +263,5 @@ def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **opti
     yield from engine.flush()
 
 
-__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "prepare_batch"]
+__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs",
+           "prepare_batch", "trained_schedule"]

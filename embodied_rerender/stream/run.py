@@ -8,15 +8,15 @@ from pathlib import Path
 import torch
 
 from ..models.causal import load_student
-from .engine import StreamEngine
+from ..models.checkpoint import shipped_checkpoint
+from .engine import StreamEngine, trained_schedule
 from .sources import episode_items, load_episode, video_items
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[2] / "weights"
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 
 
 def default_checkpoint() -> Path | None:
-    path = WEIGHTS_DIR / "stream_ref.safetensors"
+    path = shipped_checkpoint("stream")
     return path if path.with_suffix(".json").exists() else None
 
 
@@ -49,11 +49,11 @@ def run_stream(opts: dict) -> dict:
     device = opts.get("device") or "auto"
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     student, config = load_student(checkpoint, device)
-    trained = config.get("stream", {})
-    steps = opts.get("steps") or trained.get("steps", 4)
+    trained_steps, shift = trained_schedule(config)
+    steps = opts.get("steps") or trained_steps
     items, size, fps, what = open_items(opts)
-    engine = StreamEngine(student, steps=steps, window=opts.get("window") or 1, size=size,
-                          shift=trained.get("shift", 1.0), device=device, seed=opts.get("seed", 0))
+    engine = StreamEngine(student, steps=steps, window=opts.get("window") or 1, size=size, shift=shift, device=device,
+                          seed=opts.get("seed", 0))
     frames, show = [], bool(opts.get("show"))
     for item in items:
         for out in engine.push(item):

@@ -1,4 +1,5 @@
-"""Inputs of a stream as iterators of :class:`StreamItem`: a recorded episode, a video file with poses, an eval shard.
+"""Inputs of a stream as iterators of :class:`StreamItem`: a recorded episode, a memory-bank view, a video file with
+poses, an eval shard.
 
 Frames are read one at a time, so a source is as lazy as the episode's frame source beneath it.
 """
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..episode import CameraTrajectory, Episode
+from ..memory import View
 from .engine import StreamItem
 
 
@@ -25,6 +27,16 @@ def episode_items(episode: Episode, target: CameraTrajectory, source: str = "hea
     for i in range(n):
         depth = cam.read_depth(i) if cam.depth is not None else None
         yield StreamItem(cam[i], s_K[i], cam.trajectory.extrinsics[i], t_K[i], target.extrinsics[i], depth)
+
+
+def view_items(view: View, target: CameraTrajectory, start: int = 0) -> Iterator[StreamItem]:
+    """One item per frame of `target` (episode frames from `start`): the frame of the memory-bank `view` at the
+    same instant (clamped at its ends, as the warp synthesizer does), its depth if it has any, both cameras."""
+    s_K, t_K = view.trajectory.intrinsics_per_frame(), target.intrinsics_per_frame()
+    local = np.clip(np.arange(len(target)) + start - view.start, 0, len(view.frames) - 1)
+    for i, j in enumerate(local):
+        depth = view.depth[j] if view.depth is not None else None
+        yield StreamItem(view.frames[j], s_K[j], view.trajectory.extrinsics[j], t_K[i], target.extrinsics[i], depth)
 
 
 def video_items(video: str | Path, poses: str | Path, frames: int | None = None) -> Iterator[StreamItem]:
@@ -46,7 +58,7 @@ def video_items(video: str | Path, poses: str | Path, frames: int | None = None)
 
 def load_episode(path: str | Path, index: int = 0) -> Episode:
     """An episode from an eval shard file (`eval_*.safetensors[.gz]`), a directory of them, or an AgiBot-layout tree."""
-    from ..train.data import load_eval_episode, shard_paths
+    from ..io.packed import load_eval_episode, shard_paths
 
     path = Path(path)
     if path.is_file() and ".safetensors" in path.name:
@@ -61,4 +73,4 @@ def load_episode(path: str | Path, index: int = 0) -> Episode:
     return reader.read(refs[index])
 
 
-__all__ = ["episode_items", "video_items", "load_episode"]
+__all__ = ["episode_items", "view_items", "video_items", "load_episode"]

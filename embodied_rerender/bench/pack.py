@@ -1,0 +1,79 @@
+"""The policy benchmark's training data as a few small files, for a machine without lerobot or PyAV (the GPU
+machine has OpenCV, whose FFmpeg decodes H.264 but not the AV1 the LeRobot writer uses).
+
+`export_frames(frames, dir)` writes what `train.load_lerobot` read: per camera `<camera>.mp4` (every frame in row
+order, H.264 at a near-lossless CRF, yuv444p so colour is not subsampled) and `lowdim.npz` (state, action,
+episode, frame). `import_frames(dir)` reads them back into a `Frames`. The images pass one more lossy hop than
+the LeRobot dataset's own decode (measured in `tests/test_bench_policy.py`: mean absolute error under 2 / 255).
+
+    python -m embodied_rerender.bench.pack RUN/demos/lerobot PACK/demos [RUN/views/warp/view_0 PACK/warp_0 ...]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .train import Frames, load_lerobot
+
+CRF = 10  # near-lossless at policy resolution: ~1 KB per 96x72 frame
+
+
+def export_frames(frames: Frames, out: Path, fps: float = 30.0) -> None:
+    """Write `frames` (images camera -> `(N, 3, H, W) uint8`) under `out`."""
+    from ..video import write_video
+
+    out.mkdir(parents=True, exist_ok=True)
+    for cam, images in frames.images.items():
+        rgb = images.permute(0, 2, 3, 1).contiguous().numpy()
+        write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=CRF, pix_fmt="yuv444p")
+    np.savez(out / "lowdim.npz", state=frames.state.numpy(), action=frames.action.numpy(), episode=frames.episode,
+             frame=frames.frame, cameras=np.array(list(frames.images)))
+
+
+def _decode(path: Path) -> np.ndarray:
+    """`(N, H, W, 3) uint8` RGB frames of an MP4, decoded by OpenCV."""
+    import cv2
+
+    cap, out = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        out.append(bgr[..., ::-1])
+    cap.release()
+    if not out:
+        raise ValueError(f"{path}: OpenCV decoded no frames")
+    return np.stack(out)
+
+
+def import_frames(root: Path) -> Frames:
+    """The `Frames` `export_frames` wrote under `root`."""
+    low = np.load(root / "lowdim.npz")
+    images = {}
+    for cam in low["cameras"].tolist():
+        rgb = _decode(root / f"{cam}.mp4")
+        if len(rgb) != len(low["episode"]):
+            raise ValueError(f"{root / (cam + '.mp4')}: {len(rgb)} frames for {len(low['episode'])} rows")
+        images[cam] = torch.from_numpy(np.ascontiguousarray(rgb)).permute(0, 3, 1, 2).contiguous()
+    return Frames(images, torch.from_numpy(low["state"]), torch.from_numpy(low["action"]), low["episode"], low["frame"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Pairs of (LeRobot dataset, output directory); the first pair's cameras are the policy's (`--cameras`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    cameras = ["head"]
+    if args and args[0].startswith("--cameras="):
+        cameras = args.pop(0).split("=", 1)[1].split(",")
+    if len(args) % 2:
+        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] DATASET OUT [DATASET OUT ...]")
+    for i in range(0, len(args), 2):
+        export_frames(load_lerobot(Path(args[i]), cameras if i == 0 else ["head"]), Path(args[i + 1]))
+        print(f"{args[i]} -> {args[i + 1]}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
