@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Protocol
+from dataclasses import dataclass
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -10,8 +11,14 @@ import torch
 from ..episode import CameraTrajectory
 from ..memory import View
 
-if TYPE_CHECKING:
-    from .self_parts import PartsFrames
+@dataclass
+class PartsFrames:
+    """The robot's own parts in one target camera, per frame (built by :mod:`.self_parts`): images
+    ``(T, H, W, 3)`` uint8, masks ``(T, H, W)`` bool, near (m)."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    near: float = 0.0
 
 
 class Synthesis:

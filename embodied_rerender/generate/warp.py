@@ -9,17 +9,12 @@ the training priors do not).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import torch
 
 from ..episode import CameraTrajectory
 from ..memory import View
-from .base import Synthesis
-
-if TYPE_CHECKING:
-    from .self_parts import PartsFrames
+from .base import PartsFrames, Synthesis
 
 
 class WarpSynthesizer:
