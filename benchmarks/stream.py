@@ -97,7 +97,7 @@ def run_student(model, items, size, window, steps, device) -> dict:
     for it in items[:10]:
         sync()
         t0 = time.perf_counter()
-        warm._prepare(it)
+        warm._prepare([it])
         sync()
         prep.append(time.perf_counter() - t0)
     engine = StreamEngine(model, steps=steps, window=window, size=size, device=device)

@@ -9,23 +9,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
 from .errors import DatasetError
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-VERBS = {
-    "sample": "write sample episodes in the AgiBot World raw layout",
-    "inspect": "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
-    "convert": "reader to writer, no synthesis",
-    "augment": "read, synthesize target views, write",
-    "train": "train or fine-tune the learned generator on any dataset's recorded camera pairs (packs, validates)",
-    "stream": "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
-    "eval": "score synthesized views against ground truth (table=dataset|heldout|shots|stream); JSON report",
-    "demo": "the embedded default on the built-in sample scene",
-    "bench-policy": "closed-loop benchmark: BC policies on original / augmented demos, success under head-camera shifts",
-}
 
 
 # Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
@@ -213,15 +203,97 @@ def cmd_bench_policy(cfg: DictConfig) -> int:
     return 0
 
 
-COMMANDS = {"sample": cmd_sample, "inspect": cmd_inspect, "convert": cmd_convert, "augment": cmd_augment, "eval": cmd_eval, "demo": cmd_demo,
-            "stream": cmd_stream, "train": cmd_train, "bench-policy": cmd_bench_policy}
+class Verb(NamedTuple):
+    """One verb of the console script: the one place its name, handler, help and README row come from."""
+
+    name: str
+    run: Callable[[DictConfig], int]
+    usage: str  # the keys after the verb, as `--help` and the README show them
+    summary: str  # one line in the verb list of `--help`
+    details: str  # what it does, the README's "does" column
+    config: str | None = None  # configs/<config>.yaml; None: the verb's name
+    help_groups: str | None = None  # a glob under configs/ whose files `VERB --help` shows too
+
+    @property
+    def config_name(self) -> str:
+        return self.config or self.name
+
+
+VERBS = {verb.name: verb for verb in (
+    Verb("sample", cmd_sample,
+         "output=DIR episodes=2 frames=60 seed=0 [width=640 height=480] [randomize=false] "
+         "[embodiment=agibot_g1|wide_jaw]",
+         "write sample episodes in the AgiBot World raw layout",
+         "writes MuJoCo tabletop episodes in the AgiBot World raw layout, plus ground truth beside them; "
+         "`randomize=true` is domain randomisation, `embodiment` the robot design (\"Sample data\" below)"),
+    Verb("inspect", cmd_inspect, "input=PATH [reader=agibot|lerobot|zarr|robomimic] [format=table|json]",
+         "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
+         "one block per episode: frames, cameras (size, codec, depth count, camera-centre ranges), problems (every "
+         "frame and depth map is decoded, so it reports what convert and augment would skip)"),
+    Verb("convert", cmd_convert,
+         "input=PATH output=PATH writer=lerobot|zarr|shards|robomimic [reader=...] [launcher=local|ray]",
+         "reader to writer, no synthesis",
+         "reader to writer, no synthesis; `report.json` at the output root"),
+    Verb("augment", cmd_augment,
+         "input=PATH output=PATH [generator=warp|hybrid|learned|stream] [targets=[head_to_gripper,virtual_wrist,orbit,loop,"
+         "head_shift]] [output_mode=cameras|episodes replace_camera=head] [launcher=local|ray]",
+         "read, synthesize target views, write",
+         "synthesizes target cameras through the memory loop, writes them with any writer (as extra cameras, or with "
+         "`output_mode=episodes` as extra episodes whose `replace_camera` is the synthesized view), previews and "
+         "PSNR/SSIM in `report.json`"),
+    Verb("eval", cmd_eval, "input=PATH [ground_truth=PATH]",
+         "score synthesized views against ground truth (table=dataset|heldout|shots|stream); JSON report",
+         "scores a written dataset's synthesized cameras (PSNR/SSIM, view sync, loop closure of cameras that revisit a "
+         "pose); `eval.json` and plots", help_groups="table/*.yaml"),
+    Verb("train", cmd_train,
+         "input=DATASET output=DIR [init=pretrained|none|CKPT] [steps=N | time_limit_s=S] [device=cpu|cuda] "
+         "[val_episodes=N]",
+         "train or fine-tune the learned generator on any dataset's recorded camera pairs (packs, validates)",
+         "trains or fine-tunes the learned generator on any readable dataset: finds the camera pairs (sources with "
+         "depth -> every other recorded camera with parameters), packs them into a resumable cache beside the output, "
+         "holds out episodes (SHA-1 of the id), trains (progressive context k = 1..4, self-conditioning; a rerun "
+         "resumes), writes `model.safetensors` + `.json` and `validation.json` (warp vs model on the held-out "
+         "episodes); `data=SHARDS` trains on shards packed already; several GPUs: `torchrun --nproc_per_node=N -m "
+         "embodied_rerender.train` with the same keys"),
+    Verb("stream", cmd_stream,
+         "input=EPISODE_OR_VIDEO [checkpoint=STUDENT] [output=out.mp4] [window=1 steps=4] [poses=NPZ]",
+         "real-time streaming synthesis with the causal student; mp4 out, fps and latency",
+         "real-time streaming synthesis with the causal student (default: the shipped `weights/stream_ref`): frames "
+         "emitted as soon as they are ready, mp4 out (or `show=true`), fps and first / steady latency printed"),
+    Verb("bench-policy", cmd_bench_policy,
+         "output=DIR [demos=100 rollouts=50 steps=2000 arms=[a,b,c,d] shifts_cm=[0,5,10,15] small=false]",
+         "closed-loop benchmark: BC policies on original / augmented demos, success under head-camera shifts",
+         "closed-loop benchmark: expert demos -> LeRobot, warp/hybrid head views, one BC policy per arm (a original, "
+         "b + crop/colour, c + warp views, d + hybrid views), success under head-camera shifts with 95 % Wilson "
+         "intervals; `results.json`, plot, rollout videos"),
+    Verb("demo", cmd_demo, "", "the embedded default on the built-in sample scene",
+         "sample -> augment -> LeRobot dataset, previews, report (about 3 minutes on 2 CPU cores)"),
+)}
 
 
 def usage() -> str:
     lines = ["usage: embodied-rerender VERB [key=value ...]", "", "verbs:"]
-    lines += [f"  {verb:<12} {text}" for verb, text in VERBS.items()]
+    lines += [f"  {verb.name:<12} {verb.summary}" for verb in VERBS.values()]
     lines += ["", "Each verb's keys and defaults: embodied-rerender VERB --help"]
     return "\n".join(lines)
+
+
+def verb_help(verb: Verb) -> str:
+    """`embodied-rerender VERB --help`: what the verb does, its usage line and its config files' keys."""
+    files = [CONFIG_DIR / f"{verb.config_name}.yaml"]
+    files += sorted(CONFIG_DIR.glob(verb.help_groups)) if verb.help_groups else []
+    text = "\n".join(path.read_text() for path in files)
+    return f"embodied-rerender {verb.name}: {verb.summary}\nusage: embodied-rerender {verb.name} {verb.usage}\n\n{text}"
+
+
+def readme_table() -> str:
+    """The README's verb table, markdown (tests/test_cli.py checks the README holds it)."""
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")  # a bare | would end the cell
+
+    rows = ["| verb | does |", "|---|---|"]
+    rows += [f"| `{cell(f'{verb.name} {verb.usage}'.strip())}` | {cell(verb.details)} |" for verb in VERBS.values()]
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,13 +308,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
         return 1
     if any(a in ("-h", "--help") for a in overrides):
-        groups = sorted((CONFIG_DIR / "table").glob("*.yaml")) if verb == "eval" else []  # eval's per-table keys
-        text = "\n".join([(CONFIG_DIR / f"{verb}.yaml").read_text()] + [p.read_text() for p in groups])
-        print(f"embodied-rerender {verb}: {VERBS[verb]}\n\n{text}")
+        print(verb_help(VERBS[verb]))
         return 0
     try:
-        cfg = load_config(verb, overrides)
-        return COMMANDS[verb](cfg)
+        cfg = load_config(VERBS[verb].config_name, overrides)
+        return VERBS[verb].run(cfg)
     except (DatasetError, EpisodeError) as err:
         print(f"embodied-rerender {verb}: {err}", file=sys.stderr)
         return 1

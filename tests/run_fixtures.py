@@ -1,4 +1,5 @@
-"""Helpers for the launcher and fault-tolerance tests: source trees, a CLI subprocess, dataset equality."""
+"""Helpers for the launcher and fault-tolerance tests: source trees, a CLI subprocess, a kill then a rerun, dataset
+equality."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Callable
 
 from agibot_fixtures import make_episode
 
@@ -49,6 +51,41 @@ def run_cli(args: list[str], kill_at: str | None = None, timeout: float = 120) -
     env = cli_env(**({"EMBODIED_RERENDER_KILL_AT": kill_at} if kill_at else {}))
     return subprocess.run([sys.executable, "-m", "embodied_rerender.cli", *args, "progress=false"], env=env,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def run_killed(args: list[str], kill_at: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`run_cli(args)` killed at `kill_at`; asserts that it died by SIGKILL (its stderr tail otherwise)."""
+    killed = run_cli(args, kill_at=kill_at, timeout=timeout)
+    assert killed.returncode == KILLED, killed.stderr[-2000:]
+    return killed
+
+
+def kill_then_rerun(args: list[str], out: Path, kill_at: str, expected: Path, staged: bool = True,
+                    timeout: float = 120) -> None:
+    """A run of `args` killed at `kill_at` publishes nothing at `out` (and leaves its staging directory when
+    `staged`); the same command rerun in this process gives the dataset `expected` and tidies the staging away."""
+    from embodied_rerender.cli import main
+    from embodied_rerender.pipeline.run import staging_dir
+
+    run_killed(args, kill_at, timeout)
+    assert not out.exists() and (staging_dir(out).is_dir() or not staged)
+    assert main([*args, "progress=false"]) == 0
+    assert_same_dataset(out, expected)
+    assert not staging_dir(out).exists()
+
+
+def made_on_first_use(root: Path, make: Callable[[Path, str], None]) -> Callable[[str], Path]:
+    """`get(name)` -> `root / name`, made by `make(path, name)` the first time it is asked for (a module fixture
+    that builds only the outputs its tests use)."""
+    made: set[str] = set()
+
+    def get(name: str) -> Path:
+        if name not in made:
+            make(root / name, name)
+            made.add(name)
+        return root / name
+
+    return get
 
 
 def start_cli(args: list[str]) -> subprocess.Popen:

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 import pytest
-from run_fixtures import KILLED, assert_same_dataset, run_cli
+from run_fixtures import kill_then_rerun, made_on_first_use
 
 from embodied_rerender.cli import main
 from embodied_rerender.io.agibot import AgiBotReader
@@ -39,15 +39,10 @@ def _augment_args(src, out, writer, mode="episodes"):
 @pytest.fixture(scope="module")
 def augmented(source, tmp_path_factory):
     """Episodes-mode outputs, one per writer, made on first use."""
-    root, made = tmp_path_factory.mktemp("episodes"), {}
+    def make(out, writer):
+        assert main(_augment_args(source, out, writer) + ["progress=false"]) == 0
 
-    def get(writer: str):
-        if writer not in made:
-            made[writer] = root / writer
-            assert main(_augment_args(source, made[writer], writer) + ["progress=false"]) == 0
-        return made[writer]
-
-    return get
+    return made_on_first_use(tmp_path_factory.mktemp("episodes"), make)
 
 
 def _check_report(out):
@@ -154,12 +149,7 @@ def test_killed_episodes_run_resumes_to_the_same_dataset(source, augmented, tmp_
     """Killed with the first source episode's three outputs written but not renamed (rename:1), or finished
     and in the manifest (appended:1): the rerun gives the uninterrupted dataset."""
     out = tmp_path / "out"
-    killed = run_cli(_augment_args(source, out, "zarr"), kill_at=kill_at, timeout=300)
-    assert killed.returncode == KILLED, killed.stderr[-2000:]
-    assert not out.exists() and staging_dir(out).is_dir()
-    assert main(_augment_args(source, out, "zarr") + ["progress=false"]) == 0
-    assert_same_dataset(out, augmented("zarr"))
-    assert not staging_dir(out).exists()
+    kill_then_rerun(_augment_args(source, out, "zarr"), out, kill_at, augmented("zarr"), timeout=300)
 
 
 def test_cameras_mode_is_unchanged(source, tmp_path):

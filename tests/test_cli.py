@@ -46,7 +46,16 @@ def test_missing_required_key_is_named(capsys):
         main(["sample"])
 
 
-def test_every_listed_verb_has_its_command():
+def test_help_and_readme_come_from_the_verb_table(capsys):
+    from pathlib import Path
+
     from embodied_rerender import cli
 
-    assert set(cli.VERBS) == set(cli.COMMANDS)
+    assert cli.readme_table() in (Path(__file__).parents[1] / "README.md").read_text()
+    assert main(["--help"]) == 0
+    listing = capsys.readouterr().out
+    assert all(f"  {verb.name:<12} {verb.summary}" in listing for verb in cli.VERBS.values())
+    assert main(["eval", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "usage: embodied-rerender eval input=PATH" in text
+    assert (cli.CONFIG_DIR / "table" / "heldout.yaml").read_text() in text  # eval's per-table keys

@@ -1,7 +1,7 @@
 """The evaluation package: one loop (`evaluation.runner.run_setting`) behind every table, scoring as before.
 
 A warp synthesizer scored through the loop gives the same numbers as the code path the tables used before the
-package existed (seed the bank, run the autoregressive loop, `score_against` per shot), and every entry point
+package existed (seed the bank, run the autoregressive loop, `score_views` per shot), and every entry point
 (the `eval` verb's tables and the train verb's validation) goes through `run_setting`."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from embodied_rerender.evaluation import BankOptions, Setting, heldout, runner, 
 from embodied_rerender.generate import StreamSynthesizer, WarpSynthesizer, run_autoregressive, seed_bank  # noqa: E402
 from embodied_rerender.io import get_reader  # noqa: E402
 from embodied_rerender.memory import MemoryBank, View  # noqa: E402
+from embodied_rerender.metrics import score_views  # noqa: E402
 from embodied_rerender.models.causal import CausalConfig, CausalDiT  # noqa: E402
-from embodied_rerender.pipeline.augment import score_against  # noqa: E402
 from embodied_rerender.pipeline.targets import head_to_gripper  # noqa: E402
 from embodied_rerender.sample import write_sample_dataset  # noqa: E402
 
@@ -54,7 +54,7 @@ def test_heldout_warp_scores_equal_the_pre_package_loop(sample):
     bank = MemoryBank(0.05, 2.5, SAMPLES)  # the pre-package path, as train/evaluate.py wrote it
     seed_bank(ep, ["head"], bank)
     steps = run_autoregressive(bank, head_to_gripper(ep), WarpSynthesizer(), 4, "covisibility", 0)
-    before = [score_against(s.synthesis.frames, ep.cameras[s.target.ground_truth][:], s.synthesis.covered) for s in steps]
+    before = [score_views(s.synthesis.frames, ep.cameras[s.target.ground_truth][:], s.synthesis.covered) for s in steps]
 
     rows = heldout.evaluate([episode(sample)], {"warp": WarpSynthesizer()}, [Setting("warp k=4", "warp", 4)],
                             bank=BankOptions(samples=SAMPLES), sync_stride=0)
@@ -83,7 +83,7 @@ def test_stream_table_scores_equal_the_pre_package_path(sample, tmp_path):
         out = np.stack([f.frame for it in episode_items(ep, traj, "head", n) for f in engine.push(it)]
                        + [f.frame for f in engine.flush()])
         for method, frames in (("warp", warp.frames), ("student", out)):
-            old = score_against(frames, truth, warp.covered)
+            old = score_views(frames, truth, warp.covered)
             assert {k: row[method][k] for k in old} == old, method
         assert row["student"]["fps"] is not None and "sync_source" in row["ground_truth"]
 

@@ -7,7 +7,7 @@ import random
 import time
 
 import pytest
-from run_fixtures import KILLED, assert_same_dataset, run_cli, small_source, start_cli
+from run_fixtures import KILLED, assert_same_dataset, kill_then_rerun, made_on_first_use, small_source, start_cli
 
 from embodied_rerender.cli import main
 from embodied_rerender.pipeline.run import staging_dir
@@ -21,15 +21,10 @@ def source(tmp_path_factory):
 @pytest.fixture(scope="module")
 def clean(source, tmp_path_factory):
     """Uninterrupted runs, one per writer, made on first use."""
-    root, made = tmp_path_factory.mktemp("clean"), {}
+    def make(out, writer):
+        assert main(["convert", f"input={source}", f"output={out}", f"writer={writer}", "progress=false"]) == 0
 
-    def get(writer: str):
-        if writer not in made:
-            made[writer] = root / writer
-            assert main(["convert", f"input={source}", f"output={made[writer]}", f"writer={writer}", "progress=false"]) == 0
-        return made[writer]
-
-    return get
+    return made_on_first_use(tmp_path_factory.mktemp("clean"), make)
 
 
 def _args(source, out, writer="shards"):
@@ -44,12 +39,7 @@ POINTS = ["read:2", "write:2+0.01", "rename:2", "manifest:2", "appended:2", "mer
 @pytest.mark.parametrize("kill_at", POINTS)
 def test_kill_then_rerun_gives_the_uninterrupted_dataset(source, clean, tmp_path, kill_at):
     out = tmp_path / "out"
-    killed = run_cli(_args(source, out), kill_at=kill_at)
-    assert killed.returncode == KILLED, killed.stderr[-2000:]
-    assert not out.exists() and staging_dir(out).is_dir()
-    assert main(_args(source, out) + ["progress=false"]) == 0
-    assert_same_dataset(out, clean("shards"))
-    assert not staging_dir(out).exists()
+    kill_then_rerun(_args(source, out), out, kill_at, clean("shards"))
 
 
 def test_kill_while_replacing_an_output_keeps_no_partial_one(source, clean, tmp_path):
@@ -57,22 +47,14 @@ def test_kill_while_replacing_an_output_keeps_no_partial_one(source, clean, tmp_
     one in: the output path is empty (never half of either), and the rerun publishes and tidies up."""
     out = tmp_path / "out"
     assert main(_args(source, out, "zarr") + ["progress=false"]) == 0
-    killed = run_cli(_args(source, out) + ["overwrite=true"], kill_at="swap:1")
-    assert killed.returncode == KILLED, killed.stderr[-2000:]
-    assert not out.exists()
-    assert main(_args(source, out) + ["overwrite=true", "progress=false"]) == 0
-    assert_same_dataset(out, clean("shards"))
+    kill_then_rerun(_args(source, out) + ["overwrite=true"], out, "swap:1", clean("shards"), staged=False)
     assert not list(tmp_path.glob(".out.*"))  # neither staging nor the old output's aside is left
 
 
 def test_lerobot_killed_mid_merge(source, clean, tmp_path):
     """LeRobot (lerobot's aggregate merges): killed in the middle of the merge, then finished."""
     out = tmp_path / "out"
-    killed = run_cli(_args(source, out, "lerobot"), kill_at="merge:1+0.3")
-    assert killed.returncode == KILLED, killed.stderr[-2000:]
-    assert not out.exists()
-    assert main(_args(source, out, "lerobot") + ["progress=false"]) == 0
-    assert_same_dataset(out, clean("lerobot"))
+    kill_then_rerun(_args(source, out, "lerobot"), out, "merge:1+0.3", clean("lerobot"), staged=False)
 
 
 def test_kill_at_random_times(source, clean, tmp_path):

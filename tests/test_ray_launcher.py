@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from run_fixtures import KILLED, assert_same_dataset, run_cli, small_source, with_bad_episodes
+from run_fixtures import assert_same_dataset, run_cli, run_killed, small_source, with_bad_episodes
 from test_agibot_reader import BAD_CASES
 
 from embodied_rerender.cli import main
@@ -101,8 +101,7 @@ def test_driver_killed_then_rerun(source, local_zarr, tmp_path):
     out = tmp_path / "out.zarr"
     args = ["convert", f"input={source}", f"output={out}", "writer=zarr", "launcher=ray", "ray.num_workers=2"]
     address = ray.get_runtime_context().gcs_address
-    killed = run_cli(args + [f"ray.address={address}"], kill_at="appended:1")
-    assert killed.returncode == KILLED, killed.stderr[-2000:]
+    run_killed(args + [f"ray.address={address}"], "appended:1")
     assert not out.exists()
     assert len((staging_dir(out) / "manifest.jsonl").read_text().splitlines()) >= 1
     rerun = run_cli(args + ["ray.num_cpus=2"])

@@ -419,8 +419,10 @@ def test_warp_synthesizer_backends_agree_and_stay_uint8():
     target = CameraTrajectory(tgt, K, H, W)
     outs = [WarpSynthesizer(chunk=2, backend=b).synthesize([view], target, 0) for b in available_backends("cpu")]
     for out in outs:
+        assert callable(out._depth)  # the depth stays where it was rendered until read
         assert out.frames.dtype == np.uint8 and out.frames.shape == (T, H, W, 3)
         assert out.covered.mean() > 0.5 and (out.depth > 0).all()
+        assert out.depth.dtype == np.float32 and out.depth.shape == (T, H, W) and out.depth is out.depth  # once
     for out in outs[1:]:
         assert np.array_equal(out.covered, outs[0].covered)
         assert np.abs(out.frames.astype(int) - outs[0].frames.astype(int)).max() <= 1

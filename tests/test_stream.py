@@ -4,6 +4,7 @@ long stream, distillation runs, and the `stream` verb writes a video. Tiny confi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -137,7 +138,7 @@ def test_window_one_engine_is_per_frame_sampling_and_wider_windows_keep_order():
     assert all(f.frame.shape == (24, 32, 3) and f.frame.dtype == np.uint8 and f.latency_s > 0 for f in out)
     # The same frames by the training rollout: per-frame Euler over the levels, clean frames committed to the cache.
     prep = StreamEngine(model, steps=steps)
-    cond = PairConditioning.cat([prep._prepare(it)[0] for it in items])
+    cond = PairConditioning.cat([c for c, _ in prep._prepare(items)])  # one batch; the engine prepared one by one
     g = torch.Generator().manual_seed(5)
     noise = torch.cat([torch.randn((1, 1, 3, 12, 16), generator=g) for _ in range(N)], 1)
     ref = rollout(model, cond, noise, noise_levels(steps), [steps - 1] * N)
@@ -145,6 +146,32 @@ def test_window_one_engine_is_per_frame_sampling_and_wider_windows_keep_order():
     for window in (2, 3):
         frames = list(stream_views(model, items, steps=3 if window == 3 else 4, window=window))
         assert [f.index for f in frames] == list(range(N))
+
+
+@torch.no_grad()
+def test_batched_inputs_equal_per_frame_inputs_and_push_many_equals_push():
+    from embodied_rerender.stream.engine import prepare_batch, prepare_inputs
+
+    model, N = tiny_student(), 5
+    items = [plane_item(i) for i in range(N)]
+    items[2] = dataclasses.replace(items[2], depth=None)  # no depth: an empty prior inside the batch
+    reference = torch.as_tensor(items[0].source_c2w, dtype=torch.float32)
+    batch = prepare_batch(items, model.cfg, reference, (30, 40), torch.device("cpu"))
+    for it, (cond, prior) in zip(items, batch):
+        one, one_prior = prepare_inputs(it, model.cfg, reference, (30, 40), torch.device("cpu"))
+        for name in ("source", "source_rays", "target_rays", "prior"):
+            torch.testing.assert_close(getattr(cond, name), getattr(one, name), rtol=0, atol=0)
+        for a, b in zip(prior, one_prior):  # image, depth, covered
+            torch.testing.assert_close(a, b, rtol=0, atol=0)
+    empty = batch[2][1]  # the depthless frame's prior: all holes
+    assert empty.image.eq(0).all() and empty.depth.eq(0).all() and not empty.covered.any()
+    for window in (1, 2):
+        pushed = StreamEngine(model, steps=2, window=window, seed=3)
+        one_by_one = [f for it in items for f in pushed.push(it)] + pushed.flush()
+        burst = StreamEngine(model, steps=2, window=window, seed=3)
+        together = burst.push_many(items[:3]) + burst.push_many(items[3:]) + burst.flush()
+        assert [f.index for f in together] == [f.index for f in one_by_one] == list(range(N))
+        assert all((a.frame == b.frame).all() for a, b in zip(one_by_one, together))
 
 
 @torch.no_grad()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from run_fixtures import run_killed
 
 from embodied_rerender.cli import main
 from embodied_rerender.episode import ArrayFrames, CameraStream, CameraTrajectory, Episode
@@ -97,12 +98,7 @@ def test_train_packs_trains_resumes_validates_and_augment_loads_it(sample, tmp_p
 
 def test_packing_resumes_after_a_kill(sample, tmp_path):
     out = tmp_path / "killed"
-    env = dict(os.environ, EMBODIED_RERENDER_KILL_AT="pack:2")
-    code = ("import sys; from embodied_rerender.cli import main; "
-            f"sys.exit(main({['train', f'input={sample}', f'output={out}', 'steps=1', *TINY]!r}))")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[1], capture_output=True,
-                          text=True, timeout=300)
-    assert proc.returncode == -9, proc.stderr[-2000:]  # SIGKILL at the start of the second episode
+    run_killed(["train", f"input={sample}", f"output={out}", "steps=1", *TINY], "pack:2", timeout=300)  # 2nd episode
     cache = tmp_path / ".killed.pack"
     first = json.loads((cache / "pack.json").read_text())["episodes"]
     assert len(first) == 1 and not out.exists()
@@ -143,6 +139,16 @@ def test_train_reads_any_reader_and_names_a_dataset_without_depth(sample, tmp_pa
     assert main(["train", f"input={zarr}", f"output={tmp_path / 'nd'}", "steps=1", *TINY]) == 1
     err = capsys.readouterr().err
     assert f"no camera pair in {zarr}" in err and "need a source camera with depth" in err
+    assert not (tmp_path / ".nd.pack").exists()
+
+
+def test_a_dataset_without_pairs_leaves_no_pack_cache(tmp_path, capsys):
+    from agibot_fixtures import make_episode
+
+    make_episode(tmp_path / "agibot", n=6, depth=False)
+    assert main(["train", f"input={tmp_path / 'agibot'}", f"output={tmp_path / 'out'}", "steps=1", *TINY]) == 1
+    assert "no camera pair" in capsys.readouterr().err
+    assert not (tmp_path / ".out.pack").exists() and not (tmp_path / "out").exists()
 
 
 @pytest.mark.ddp

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .markdown import table
 from .runner import BankOptions, Setting, run_setting, trim
-from .scoring import mean, sync_inliers
+from .scoring import group_rows, means, sync_inliers
 
 SETTINGS = [
     Setting("warp k=4", "warp", 4), Setting("learned k=4", "learned", 4), Setting("hybrid k=4", "hybrid", 4),
@@ -108,40 +109,34 @@ PAIR_KEYS = ("psnr", "ssim", "psnr_covered", "ssim_covered", "coverage", "view_s
 
 def summarize_loops(rows: list[dict]) -> list[dict]:
     """Mean loop-closure metrics per setting."""
-    out = []
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        mine = [r for r in rows if r["setting"] == label]
-        out.append({"setting": label, "n": len(mine), **{k: mean([r.get(k) for r in mine]) for k in LOOP_KEYS}})
-    return out
+    return [{"setting": label, "n": len(mine), **means(mine, LOOP_KEYS)} for label, mine in group_rows(rows).items()]
 
 
 def summarize(rows: list[dict]) -> list[dict]:
     """Mean of each metric per (setting, shot) and over all shots."""
     out = []
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        mine = [r for r in rows if r["setting"] == label]
+    for label, mine in group_rows(rows).items():
         for shot in sorted({r["shot"] for r in mine}) + ["all"]:
             sel = [r for r in mine if shot == "all" or r["shot"] == shot]
-            out.append({"setting": label, "shot": shot, "n": len(sel), **{k: mean([r.get(k) for r in sel]) for k in PAIR_KEYS}})
+            out.append({"setting": label, "shot": shot, "n": len(sel), **means(sel, PAIR_KEYS)})
     return out
 
 
+LOOP_COLUMNS = [("setting", "setting"), ("n", "n"), ("loop MAE (0-255)", "loop_mae"), ("loop PSNR", "loop_psnr"),
+                ("match px", "loop_match_px"), ("inlier ratio", "loop_inlier_ratio"),
+                ("static share", "loop_static_fraction")]
+PAIR_COLUMNS = [("setting", "setting"), ("shot", "shot"), ("n", "n"), ("PSNR", "psnr"), ("SSIM", "ssim"),
+                ("PSNR covered", "psnr_covered"), ("SSIM covered", "ssim_covered"), ("coverage", "coverage"),
+                ("view sync (recorded)", lambda s: f"{s.get('view_sync')} ({s.get('view_sync_recorded')})"),
+                ("s / view", "seconds")]
+
+
 def loop_table(summary: list[dict]) -> str:
-    lines = ["| setting | n | loop MAE (0-255) | loop PSNR | match px | inlier ratio | static share |",
-             "|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['n']} | {s['loop_mae']} | {s['loop_psnr']} | {s['loop_match_px']} | "
-                     f"{s['loop_inlier_ratio']} | {s['loop_static_fraction']} |")
-    return "\n".join(lines)
+    return table(LOOP_COLUMNS, summary)
 
 
 def markdown_table(summary: list[dict]) -> str:
-    lines = ["| setting | shot | n | PSNR | SSIM | PSNR covered | SSIM covered | coverage | view sync (recorded) | s / view |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['shot']} | {s['n']} | {s['psnr']} | {s['ssim']} | {s['psnr_covered']} | "
-                     f"{s['ssim_covered']} | {s['coverage']} | {s.get('view_sync')} ({s.get('view_sync_recorded')}) | {s['seconds']} |")
-    return "\n".join(lines)
+    return table(PAIR_COLUMNS, summary)
 
 
 def run_table(cfg: dict) -> tuple[dict, str]:

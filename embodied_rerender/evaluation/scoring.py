@@ -1,4 +1,5 @@
-"""How a synthesized view is scored: PSNR / SSIM over the whole frame and the covered region, view sync.
+"""How a synthesized view is scored: PSNR / SSIM over the whole frame and the covered region (`score_views`, kept
+in metrics.image so that augment's report scores through it too), view sync.
 
 Every evaluation table scores through these functions, so "PSNR" means the same thing in every report.
 """
@@ -8,33 +9,23 @@ from __future__ import annotations
 from itertools import combinations
 
 import numpy as np
-import torch
+
+from ..metrics.image import mean, score_views
+
+__all__ = ["mean", "means", "group_rows", "score_views", "sync_inliers", "pairwise_inliers", "sync_at"]
 
 
-def mean(values) -> float | None:
-    """Mean of the finite entries of `values` (a sequence, array or tensor; None entries dropped), 3 decimals;
-    None when nothing finite is left."""
-    if isinstance(values, torch.Tensor):
-        values = values.detach().double().cpu().numpy()
-    x = np.asarray([v for v in np.ravel(np.asarray(values, dtype=object)) if v is not None], dtype=np.float64)
-    x = x[np.isfinite(x)]
-    return round(float(x.mean()), 3) if x.size else None
+def means(rows: list[dict], keys) -> dict:
+    """{key: `mean` of that key over `rows`} for each of `keys` (rows without the key are skipped)."""
+    return {k: mean([r.get(k) for r in rows]) for k in keys}
 
 
-def score_views(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) -> dict:
-    """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against `(T, H, W, 3) uint8` ground truth, over the whole
-    frame and over `covered` `(T, H, W) bool` (the pixels the context views saw): psnr, ssim, psnr_covered,
-    ssim_covered (None where a region is empty)."""
-    from ..metrics import psnr, ssim_over
-
-    if frames.shape != truth.shape:
-        raise ValueError(f"synthesized frames {frames.shape} and ground truth {truth.shape} differ in shape")
-    a = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
-    b = torch.from_numpy(np.ascontiguousarray(truth)).permute(0, 3, 1, 2).float() / 255
-    m = torch.from_numpy(np.ascontiguousarray(covered))
-    whole, covered_ssim = ssim_over(a, b, [None, m])  # one SSIM map serves both regions
-    return {"psnr": mean(psnr(a, b)), "ssim": mean(whole), "psnr_covered": mean(psnr(a, b, m)),
-            "ssim_covered": mean(covered_ssim)}
+def group_rows(rows: list[dict], key: str = "setting") -> dict[str, list[dict]]:
+    """`rows` by their `key` value, in the order the values first appear (a table's settings as run)."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row[key], []).append(row)
+    return groups
 
 
 def sync_inliers(views: list[np.ndarray], stride: int) -> float | None:

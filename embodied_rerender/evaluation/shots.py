@@ -25,7 +25,8 @@ import numpy as np
 
 from ..io.packed import camera_tensors, read_shard, write_shard
 from .runner import BankOptions, Setting, run_setting
-from .scoring import mean, pairwise_inliers, sync_at
+from .markdown import table
+from .scoring import group_rows, mean, means, pairwise_inliers, sync_at
 
 # (x, y, z m; roll, pitch, yaw deg) in the wrist camera's frame; each applies to both wrists.
 VIRTUAL_WRIST_OFFSETS = ((0.0, -0.04, -0.06, -15.0, 0.0, 0.0), (0.03, 0.0, -0.05, 0.0, 10.0, 0.0),
@@ -127,14 +128,12 @@ def summarize(rows: list[dict], sync_rows: list[dict]) -> list[dict]:
     """Per (setting, n): PSNR / SSIM / covered PSNR / coverage averaged over shots 1..n of every episode, the
     n-th shot's PSNR alone, and view sync of the synthesized and the ground-truth views."""
     out = []
-    for label in dict.fromkeys(r["setting"] for r in rows):
-        mine = [r for r in rows if r["setting"] == label]
+    for label, mine in group_rows(rows).items():
         for n in SHOT_COUNTS:
             upto = [r for r in mine if r["shot"] <= n]
             if not any(r["shot"] == n for r in mine):
                 continue
-            entry = {"setting": label, "shots": n, **{k: mean([r.get(k) for r in upto])
-                                                      for k in ("psnr", "ssim", "psnr_covered", "coverage")}}
+            entry = {"setting": label, "shots": n, **means(upto, ("psnr", "ssim", "psnr_covered", "coverage"))}
             entry["psnr_shot_n"] = mean([r["psnr"] for r in mine if r["shot"] == n])
             syncs = [s for s in sync_rows if s["setting"] == label and s["shots"] == n]
             entry["sync"] = round(float(np.mean([s["sync"] for s in syncs])), 2) if syncs else None
@@ -143,13 +142,13 @@ def summarize(rows: list[dict], sync_rows: list[dict]) -> list[dict]:
     return out
 
 
+COLUMNS = [("setting", "setting"), ("shots", "shots"), ("PSNR (1..n)", "psnr"), ("SSIM (1..n)", "ssim"),
+           ("PSNR covered", "psnr_covered"), ("coverage", "coverage"), ("PSNR of shot n", "psnr_shot_n"),
+           ("view sync", "sync"), ("view sync, ground truth", "sync_truth")]
+
+
 def markdown_table(summary: list[dict]) -> str:
-    lines = ["| setting | shots | PSNR (1..n) | SSIM (1..n) | PSNR covered | coverage | PSNR of shot n | view sync | "
-             "view sync, ground truth |", "|---|---|---|---|---|---|---|---|---|"]
-    for s in summary:
-        lines.append(f"| {s['setting']} | {s['shots']} | {s['psnr']} | {s['ssim']} | {s['psnr_covered']} | "
-                     f"{s['coverage']} | {s['psnr_shot_n']} | {s['sync']} | {s['sync_truth']} |")
-    return "\n".join(lines)
+    return table(COLUMNS, summary)
 
 
 def run_table(cfg: dict) -> tuple[dict, str]:

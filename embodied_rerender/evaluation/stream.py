@@ -16,7 +16,7 @@ recorded wrist frame, and student against teacher.
 from __future__ import annotations
 
 from .runner import run_setting, trim
-from .scoring import mean, sync_inliers
+from .scoring import mean, means, sync_inliers
 
 METHODS = ("student", "teacher", "warp")
 
@@ -61,7 +61,7 @@ def summarize(rows: list[dict]) -> dict:
     out = {}
     for method in (*METHODS, "ground_truth", "student_vs_teacher"):
         keys = sorted({k for r in rows if method in r for k in r[method]})
-        out[method] = {k: mean([r[method].get(k) for r in rows if method in r]) for k in keys}
+        out[method] = means([r[method] for r in rows if method in r], keys)
     out["n"] = len(rows)
     return out
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .runner import run_setting
-from .scoring import mean
+from .scoring import means
 
 
 def validate(shards: list[Path], checkpoint: Path, mode: str, device: str = "cpu", k: int = 4,
@@ -42,7 +42,7 @@ def validate(shards: list[Path], checkpoint: Path, mode: str, device: str = "cpu
     summary = {}
     for label in generators:
         mine = [r for r in rows if r["generator"] == label]
-        summary[label] = {m: mean([r[m] for r in mine]) for m in ("psnr", "ssim", "psnr_covered", "ssim_covered")}
+        summary[label] = means(mine, ("psnr", "ssim", "psnr_covered", "ssim_covered"))
     for m in ("psnr", "ssim"):
         a, b = summary["model"][m], summary["warp"][m]
         summary[f"model_minus_warp_{m}"] = round(a - b, 3) if a is not None and b is not None else None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 import torch
@@ -11,21 +11,34 @@ import torch
 from ..episode import CameraTrajectory
 from ..memory import View
 
-if TYPE_CHECKING:
-    from .self_parts import PartsFrames
-
-
 @dataclass
+class PartsFrames:
+    """The robot's own parts in one target camera, per frame (built by :mod:`.self_parts`): images
+    ``(T, H, W, 3)`` uint8, masks ``(T, H, W)`` bool, near (m)."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    near: float = 0.0
+
+
 class Synthesis:
     """One synthesized view.
 
     frames: `(T, H, W, 3) uint8`; depth: `(T, H, W) float32` metres, carried so the view can enter
     the memory bank; covered: `(T, H, W) bool`, pixels the context views saw (before hole filling).
+    `depth` may be given as a function of no arguments that returns it: it runs at the first read of
+    `.depth`, so a caller that never reads the depth never pays for it (the warp synthesizer's device copy).
     """
 
-    frames: np.ndarray
-    depth: np.ndarray
-    covered: np.ndarray
+    def __init__(self, frames: np.ndarray, depth: np.ndarray | Callable[[], np.ndarray], covered: np.ndarray):
+        self.frames, self.covered = frames, covered
+        self._depth = depth
+
+    @property
+    def depth(self) -> np.ndarray:
+        if callable(self._depth):
+            self._depth = self._depth()
+        return self._depth
 
 
 class Synthesizer(Protocol):

@@ -5,17 +5,13 @@ ones produced instead of hallucinating it afresh."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..episode import CameraTrajectory, Episode
 from ..memory import MemoryBank, View
-from .base import Synthesis, Synthesizer
-
-if TYPE_CHECKING:
-    from .self_parts import PartsFrames
+from .base import PartsFrames, Synthesis, Synthesizer
 
 
 @dataclass

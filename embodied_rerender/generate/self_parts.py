@@ -9,25 +9,16 @@ code is :mod:`..render.self_parts`. Built once per dataset and saved:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..episode import Episode
 from ..render.self_parts import SelfParts, build_self_parts, load_library
+from .base import PartsFrames
 from .loop import Target
 
 OPENING_KEY = "effector.position"  # AgiBot / the sample: one column per gripper (see io/policy.py)
-
-
-@dataclass
-class PartsFrames:
-    """The parts of one target, per frame: images ``(T, H, W, 3)`` uint8, masks ``(T, H, W)`` bool, near (m)."""
-
-    images: np.ndarray
-    masks: np.ndarray
-    near: float = 0.0
 
 
 def gripper_opening(episode: Episode, camera: str) -> np.ndarray | None:

@@ -3,22 +3,18 @@
 No learned parts: it is the geometric baseline every learned generator is measured against, and
 the prior the hybrid generator repairs. Device-resident: the context frames go to the device once (pinned,
 asynchronous copies on CUDA), splat, fill and the uint8 composite run there, and only the finished uint8
-frames, depth and coverage come back.
+frames and coverage come back, the depth when a caller reads it (the memory bank's write-back does; scoring and
+the training priors do not).
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from ..episode import CameraTrajectory
 from ..memory import View
-from .base import Synthesis
-
-if TYPE_CHECKING:
-    from .self_parts import PartsFrames
+from .base import PartsFrames, Synthesis
 
 
 class WarpSynthesizer:
@@ -123,7 +119,8 @@ class WarpSynthesizer:
             if own:  # after the fill, as warp_prior does with its spatial fill
                 image, filled_depth, covered = composite(image, filled_depth, covered, own)
             frames, depth = _to_uint8(image), filled_depth
-        return Synthesis(*_download(frames, depth, covered))
+        frames, covered = _download(frames, covered)
+        return Synthesis(frames, lambda: _download(depth)[0], covered)  # depth copied back only when read
 
 
 def _upload_parts(parts: PartsFrames | None, t_len: int, size: tuple[int, int], device: torch.device):

@@ -1,5 +1,5 @@
-"""Helpers the dataset writers share: checking an episode before writing it, flattening its state/action
-dicts into `(T, D)` matrices with column names, JSON-safe episode metadata, and frame batches.
+"""Helpers the dataset writers share: checking an episode before writing it, reading back the flattened
+`(T, D)` state/action matrices of earlier files, JSON-safe episode metadata, and frame batches.
 
 Writers store the same facts the same way: `episode_info(ep)` is the JSON record of an episode
 (ids, task, segments, names, metadata) and `episode_from_info` turns it back into Episode fields.
@@ -7,7 +7,6 @@ Writers store the same facts the same way: `episode_info(ep)` is the JSON record
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -50,32 +49,10 @@ def prepare_dir(out: Path, label: str | None = None) -> Path:
     return out
 
 
-# -- state/action flattening ---------------------------------------------------------------------
-def flatten_lowdim(arrays: dict[str, np.ndarray], names: dict[str, list[str]] | None = None) -> tuple[np.ndarray, list[dict], list[str]]:
-    """Concatenate `name -> (T, ...)` arrays, in dict order, into `(T, D)` float64.
-
-    Returns (flat, layout, columns): layout lists `{key, shape, start, stop}` per key (`shape` is the
-    per-frame shape, columns `[start, stop)` of flat), columns one name per column ("key[i]" or
-    "key.name" when `names` has per-column names of the right length).
-    """
-    names = names or {}
-    parts, layout, columns = [], [], []
-    start = 0
-    for key, value in arrays.items():
-        value = np.asarray(value, dtype=np.float64)
-        width = int(math.prod(value.shape[1:]))
-        parts.append(value.reshape(len(value), width))
-        layout.append({"key": key, "shape": list(value.shape[1:]), "start": start, "stop": start + width})
-        known = names.get(key)
-        columns += [f"{key}.{c}" for c in known] if known and len(known) == width else [f"{key}[{i}]" for i in range(width)]
-        start += width
-    if not parts:
-        return np.zeros((0, 0)), [], []
-    return np.concatenate(parts, axis=1), layout, columns
-
-
+# -- flattened state/action (earlier files) ------------------------------------------------------
 def unflatten_lowdim(flat: np.ndarray, layout: list[dict]) -> dict[str, np.ndarray]:
-    """Inverse of `flatten_lowdim`: `(T, D)` -> `key -> (T, *shape)` float64."""
+    """`(T, D)` state/action columns as earlier writers of ours stored them -> `key -> (T, *shape)` float64;
+    `layout` lists `{key, shape, start, stop}` per key (`shape` per frame, columns `[start, stop)` of `flat`)."""
     flat = np.asarray(flat, dtype=np.float64)
     return {e["key"]: flat[:, e["start"]:e["stop"]].reshape((len(flat),) + tuple(e["shape"])) for e in layout}
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["to_float_chw", "psnr", "ssim", "mean_metric"]
+__all__ = ["to_float_chw", "psnr", "ssim", "mean_metric", "mean", "score_views"]
 
 
 def to_float_chw(x) -> Tensor:
@@ -121,3 +121,27 @@ def mean_metric(values) -> float:
     v = torch.as_tensor(values, dtype=torch.float64).reshape(-1)
     v = v[~torch.isnan(v)]
     return float(v.mean()) if v.numel() else math.nan
+
+
+def mean(values) -> float | None:
+    """Mean of the finite entries of `values` (a sequence, array or tensor; None entries dropped), 3 decimals;
+    None when nothing finite is left."""
+    if isinstance(values, torch.Tensor):
+        values = values.detach().double().cpu().numpy()
+    x = np.asarray([v for v in np.ravel(np.asarray(values, dtype=object)) if v is not None], dtype=np.float64)
+    x = x[np.isfinite(x)]
+    return round(float(x.mean()), 3) if x.size else None
+
+
+def score_views(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) -> dict:
+    """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against `(T, H, W, 3) uint8` ground truth, over the whole
+    frame and over `covered` `(T, H, W) bool` (the pixels the context views saw): psnr, ssim, psnr_covered,
+    ssim_covered (None where a region is empty)."""
+    if frames.shape != truth.shape:
+        raise ValueError(f"synthesized frames {frames.shape} and ground truth {truth.shape} differ in shape")
+    a = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float() / 255
+    b = torch.from_numpy(np.ascontiguousarray(truth)).permute(0, 3, 1, 2).float() / 255
+    m = torch.from_numpy(np.ascontiguousarray(covered))
+    whole, covered_ssim = ssim_over(a, b, [None, m])  # one SSIM map serves both regions
+    return {"psnr": mean(psnr(a, b)), "ssim": mean(whole), "psnr_covered": mean(psnr(a, b, m)),
+            "ssim_covered": mean(covered_ssim)}

@@ -69,11 +69,12 @@ def match_pair(a: np.ndarray, b: np.ndarray, ratio: float = 0.75, ransac_px: flo
     Args:
         ratio: Lowe's ratio: keep a match when its distance is below ``ratio`` x the second best's.
         ransac_px: RANSAC epipolar distance threshold in pixels.
-        seed: OpenCV's RNG seed, so RANSAC returns the same inliers on every run.
+        seed: unused, kept for callers: ``FM_RANSAC`` draws its samples from a generator OpenCV seeds afresh
+            inside every call, so the inliers are the same on every call and nothing global is read or set
+            (an earlier ``cv2.setRNGSeed(seed)`` here reseeded the caller's OpenCV RNG and changed nothing else).
     """
     import cv2  # heavy; only the sync metric needs it
 
-    cv2.setRNGSeed(seed)
     sift = cv2.SIFT_create()
     ka, da = sift.detectAndCompute(_gray(a), None)
     kb, db = sift.detectAndCompute(_gray(b), None)

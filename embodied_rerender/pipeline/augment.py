@@ -21,6 +21,7 @@ from ..errors import EpisodeError
 from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
 from ..generate.self_parts import prepare_parts
 from ..memory import MemoryBank
+from ..metrics import score_views
 from .outputs import confined
 from .run import RunReport, extras_dir, run_episodes
 from .targets import build_targets
@@ -125,27 +126,8 @@ class Augmenter:
     def _score(self, step: Step, recorded: dict[str, np.ndarray]) -> dict:
         out = {"context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4)}
         if step.target.ground_truth is not None:
-            out.update(score_against(step.synthesis.frames, recorded[step.target.ground_truth], step.synthesis.covered))
+            out.update(score_views(step.synthesis.frames, recorded[step.target.ground_truth], step.synthesis.covered))
         return out
-
-
-def score_against(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) -> dict:
-    """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against ground truth, whole frame and covered region."""
-    import torch
-
-    from ..metrics import psnr, ssim_over
-
-    a = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 255
-    b = torch.from_numpy(truth).permute(0, 3, 1, 2).float() / 255
-    m = torch.from_numpy(covered)
-
-    def mean(x):
-        x = x[torch.isfinite(x)]
-        return round(float(x.mean()), 3) if x.numel() else None
-
-    whole, covered_ssim = ssim_over(a, b, [None, m])
-    return {"psnr": mean(psnr(a, b)), "ssim": mean(whole),
-            "psnr_covered": mean(psnr(a, b, m)), "ssim_covered": mean(covered_ssim)}
 
 
 def write_preview(path: Path, fps: float, steps: list[Step], recorded: dict[str, np.ndarray], source: str,

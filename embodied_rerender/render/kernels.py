@@ -241,22 +241,17 @@ def _numba_fused():
                         u0, v0 = U[b, v, yy, xx], Vv[b, v, yy, xx]
                         jxu, jxv, jyu, jyv = f32(0), f32(0), f32(0), f32(0)
                         hx, hy = False, False
-                        for dx in (-1, 1):  # horizontal neighbours: the x column of the Jacobian
-                            x2 = xx + dx
-                            if 0 <= x2 < Ws and ok[v, yy, x2]:
-                                d2 = depth[b, v, yy, x2]
-                                if abs(d - d2) <= edge * min(d, d2):
-                                    hx = True
-                                    jxu = max(jxu, abs(U[b, v, yy, x2] - u0))
-                                    jxv = max(jxv, abs(Vv[b, v, yy, x2] - v0))
-                        for dy in (-1, 1):
-                            y2 = yy + dy
-                            if 0 <= y2 < Hs and ok[v, y2, xx]:
-                                d2 = depth[b, v, y2, xx]
-                                if abs(d - d2) <= edge * min(d, d2):
-                                    hy = True
-                                    jyu = max(jyu, abs(U[b, v, y2, xx] - u0))
-                                    jyv = max(jyv, abs(Vv[b, v, y2, xx] - v0))
+                        # horizontal neighbours give the x column of the Jacobian, vertical ones the y column
+                        for dy, dx in ((0, -1), (0, 1), (-1, 0), (1, 0)):
+                            y2, x2 = yy + dy, xx + dx
+                            if 0 <= y2 < Hs and 0 <= x2 < Ws and ok[v, y2, x2]:
+                                d2 = depth[b, v, y2, x2]
+                                if abs(d - d2) <= edge * min(d, d2):  # same surface, not across an edge
+                                    du, dv = abs(U[b, v, y2, x2] - u0), abs(Vv[b, v, y2, x2] - v0)
+                                    if dy == 0:
+                                        hx, jxu, jxv = True, max(jxu, du), max(jxv, dv)
+                                    else:
+                                        hy, jyu, jyv = True, max(jyu, du), max(jyv, dv)
                         if not hx:
                             if hy:
                                 jxu, jxv = jyv, jyu

@@ -27,8 +27,7 @@ import numpy as np
 import torch
 
 from ..models.causal import CausalDiT, PairConditioning
-from ..render.prior import Prior
-from ..render.prior import warp_prior as render_prior  # this module's warp_prior is the per-frame wrapper
+from ..render.prior import Prior, warp_prior
 from ..render.resize import resize, upsample_with_detail
 from .scheduler import StaggeredScheduler, noise_levels
 
@@ -119,10 +118,10 @@ class StreamEngine:
         self.stats = StreamStats()
 
     # -- inputs --------------------------------------------------------------------------------
-    def _prepare(self, item: StreamItem) -> tuple[PairConditioning, Prior | None]:
+    def _prepare(self, items: list[StreamItem]) -> list[tuple[PairConditioning, Prior | None]]:
         if self.reference is None:
-            self.reference = torch.as_tensor(item.source_c2w, dtype=torch.float32, device=self.device)
-        return prepare_inputs(item, self.cfg, self.reference, self.size, self.device, self.max_splat)
+            self.reference = torch.as_tensor(items[0].source_c2w, dtype=torch.float32, device=self.device)
+        return prepare_batch(items, self.cfg, self.reference, self.size, self.device, self.max_splat)
 
     # -- passes --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -167,18 +166,30 @@ class StreamEngine:
     # -- the stream API ------------------------------------------------------------------------
     def push(self, item: StreamItem) -> list[StreamFrame]:
         """Admit one input frame and run the passes it allows; returns the frames that became ready."""
+        return self.push_many([item])
+
+    def push_many(self, items: list[StreamItem]) -> list[StreamFrame]:
+        """Admit frames that arrive together (a burst, or a recorded clip) in order, their inputs prepared in one
+        batch (`prepare_batch`); the frames equal those of one `push` per item, each frame's latency counts from
+        this call. Returns the frames that became ready."""
+        if not items:
+            return []
         arrival = time.perf_counter()
         if self.stats.start is None:
             self.stats.start = arrival
         out = []
+        # The passes due before the first admission run before the preparation, which their frames' latency
+        # therefore never includes (as with one `push`, always).
         while not self.scheduler.ready():
             out += self._pass()
-        cond, prior = self._prepare(item)
-        f = self.scheduler.admit()
-        noise = torch.randn((1, 1, 3, self.cfg.height, self.cfg.width), generator=self.generator).to(self.device)
-        self.flight[f] = _InFlight(noise, cond, prior, arrival, self.size or tuple(item.source.shape[:2]))
-        while not self.scheduler.ready() and len(self.scheduler):
-            out += self._pass()
+        for item, (cond, prior) in zip(items, self._prepare(items)):
+            while not self.scheduler.ready():
+                out += self._pass()
+            f = self.scheduler.admit()
+            noise = torch.randn((1, 1, 3, self.cfg.height, self.cfg.width), generator=self.generator).to(self.device)
+            self.flight[f] = _InFlight(noise, cond, prior, arrival, self.size or tuple(item.source.shape[:2]))
+            while not self.scheduler.ready() and len(self.scheduler):
+                out += self._pass()
         return out
 
     def flush(self) -> list[StreamFrame]:
@@ -192,40 +203,47 @@ class StreamEngine:
 def prepare_inputs(item: StreamItem, cfg, reference: torch.Tensor, size: tuple[int, int] | None,
                    device: torch.device, max_splat: int = 9) -> tuple[PairConditioning, Prior | None]:
     """One frame's student inputs at the working resolution `(cfg.height, cfg.width)` (`(1, 1, C, h, w)` each) and,
-    in hybrid mode, the full-size warp prior (:func:`warp_prior`, batch 1), else None.
+    in hybrid mode, the full-size warp prior (`render.prior.warp_prior`, batch 1), else None.
 
     reference: `(4, 4)` camera-to-world the raymaps are expressed in; size: output `(H, W)` (None: the source's).
     """
+    return prepare_batch([item], cfg, reference, size, device, max_splat)[0]
+
+
+def prepare_batch(items: list[StreamItem], cfg, reference: torch.Tensor, size: tuple[int, int] | None,
+                  device: torch.device, max_splat: int = 9) -> list[tuple[PairConditioning, Prior | None]]:
+    """`prepare_inputs` of each of B frames that arrive together (sources of one size), computed as one batch:
+    one raymap call and one `render.prior.warp_prior` splat + fill for the priors of all B frames. A frame
+    without depth gets an empty prior (all holes, depth 0)."""
     from ..geometry.camera import resize_intrinsics
     from ..geometry.plucker import plucker_raymap
 
-    hw = (cfg.height, cfg.width)
-    Hs, Ws = item.source.shape[:2]
+    hw, n = (cfg.height, cfg.width), len(items)
+    Hs, Ws = items[0].source.shape[:2]
     H, W = size or (Hs, Ws)
-    src = torch.from_numpy(np.ascontiguousarray(item.source)).to(device).permute(2, 0, 1)[None].float() / 255
-    s_K, s_c2w, t_K, t_c2w = (torch.as_tensor(a, dtype=torch.float32, device=device)
-                              for a in (item.source_K, item.source_c2w, item.target_K, item.target_c2w))
-    rays = plucker_raymap(torch.stack([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
-                          torch.stack([s_c2w, t_c2w]), *hw, reference)  # (2, 6, h, w)
-    prior = channels = None
-    if cfg.hybrid:
-        prior = warp_prior(src, item.depth, s_K, s_c2w, t_K, t_c2w, (H, W), max_splat)
-        covered = prior.covered[:, None].float()
-        channels = torch.cat([resize(prior.image, hw) * 2 - 1, resize(covered, hw) * 2 - 1], dim=1)[None]
-    cond = PairConditioning((resize(src, hw) * 2 - 1)[None], rays[0][None, None], rays[1][None, None], channels)
-    return cond, prior
-
-
-def warp_prior(src: torch.Tensor, depth, s_K, s_c2w, t_K, t_c2w, size: tuple[int, int], max_splat: int = 9) -> Prior:
-    """The source `(1, 3, Hs, Ws)` in [0, 1] forward-splatted into the target camera at `size`, holes filled
-    (render.prior.warp_prior, the one prior every consumer uses): image `(1, 3, H, W)` in [0, 1], depth
-    `(1, H, W)` metres and coverage `(1, H, W)` bool. Without depth the prior is empty (all holes, depth 0)."""
-    if depth is None:
-        zeros = torch.zeros(1, *size, device=src.device)
-        return Prior(torch.zeros(1, 3, *size, device=src.device), zeros, zeros.bool())
-    depth = torch.as_tensor(np.asarray(depth, dtype=np.float32), device=src.device)
-    return render_prior(src[:, None], depth[None, None], s_K[None, None], s_c2w[None, None], t_K[None], t_c2w[None],
-                        size, max_splat=max_splat)
+    src = torch.from_numpy(np.stack([it.source for it in items])).to(device).permute(0, 3, 1, 2).float() / 255
+    s_K, s_c2w, t_K, t_c2w = (torch.as_tensor(np.stack([getattr(it, key) for it in items]), dtype=torch.float32,
+                                              device=device)
+                              for key in ("source_K", "source_c2w", "target_K", "target_c2w"))
+    rays = plucker_raymap(torch.cat([resize_intrinsics(s_K, (Hs, Ws), hw), resize_intrinsics(t_K, (H, W), hw)]),
+                          torch.cat([s_c2w, t_c2w]), *hw, reference)  # (2B, 6, h, w): sources, then targets
+    source = resize(src, hw) * 2 - 1
+    if not cfg.hybrid:
+        return [(PairConditioning(source[i:i + 1][None], rays[i][None, None], rays[n + i][None, None], None), None)
+                for i in range(n)]
+    image = torch.zeros(n, 3, H, W, device=device)
+    depth = torch.zeros(n, H, W, device=device)
+    covered = torch.zeros(n, H, W, dtype=torch.bool, device=device)
+    posed = [i for i, it in enumerate(items) if it.depth is not None]
+    if posed:
+        d = torch.as_tensor(np.stack([np.asarray(items[i].depth, dtype=np.float32) for i in posed]), device=device)
+        out = warp_prior(src[posed][:, None], d[:, None], s_K[posed][:, None], s_c2w[posed][:, None], t_K[posed],
+                         t_c2w[posed], (H, W), max_splat=max_splat)
+        image[posed], depth[posed], covered[posed] = out.image, out.depth, out.covered
+    channels = torch.cat([resize(image, hw) * 2 - 1, resize(covered[:, None].float(), hw) * 2 - 1], dim=1)
+    return [(PairConditioning(source[i:i + 1][None], rays[i][None, None], rays[n + i][None, None],
+                              channels[i:i + 1][None]),
+             Prior(image[i:i + 1], depth[i:i + 1], covered[i:i + 1])) for i in range(n)]
 
 
 def trained_schedule(config: dict) -> tuple[int, float]:
@@ -245,5 +263,5 @@ def stream_views(student: CausalDiT, items: Iterable[StreamItem | tuple], **opti
     yield from engine.flush()
 
 
-__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs", "warp_prior",
-           "trained_schedule"]
+__all__ = ["StreamEngine", "StreamItem", "StreamFrame", "stream_views", "StreamStats", "prepare_inputs",
+           "prepare_batch", "trained_schedule"]

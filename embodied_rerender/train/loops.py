@@ -34,20 +34,16 @@ import numpy as np
 import torch
 
 from .data import WRISTS, resize_frames, write_shard
+from .pack import ShardShape, prior_tensors
 
 
 @dataclass
-class LoopPackConfig:
-    """height, width, clip: as the training shards; per_wrist: loop samples per wrist camera per episode,
-    at evenly spaced start times; time_step: scene frames between consecutive keys (0 freezes time)."""
+class LoopPackConfig(ShardShape):
+    """`ShardShape` (as the training shards), and per_wrist: loop samples per wrist camera per episode, at evenly
+    spaced start times; time_step: scene frames between consecutive keys (0 freezes time)."""
 
-    height: int = 72
-    width: int = 96
-    clip: int = 8
     per_wrist: int = 4
     time_step: int = 1
-    compress: bool = True
-    device: str = "cpu"
 
 
 def loop_keys(clip: int) -> torch.Tensor:
@@ -99,12 +95,11 @@ def loop_sample(episode, root: Path, wrist: str, start: int, cfg: LoopPackConfig
     frames, known = truth.frames.copy(), truth.covered.copy()
     turn = alpha.numpy() == 1.0
     frames[turn], known[turn] = views[wrist].frames[turn], True  # the recorded frame at the recorded pose
-    prior = warp.synthesize([views["head"]], target, 0)
     size = (cfg.height, cfg.width)
+    prior, covered = prior_tensors(warp.synthesize([views["head"]], target, 0), size)
     return {"frames": resize_frames(frames, size),
             "mask": (resize_frames(known.astype(np.float32), size) > 0.999).astype(np.uint8),
-            "prior": resize_frames(prior.frames, size),
-            "covered": resize_frames(prior.covered.astype(np.uint8) * 255, size),
+            "prior": prior, "covered": covered,
             "c2w": poses.astype(np.float32),
             "K": resize_intrinsics(torch.as_tensor(K, dtype=torch.float32), (H, W), size).numpy(),
             "times": times.astype(np.int64)}

@@ -30,21 +30,27 @@ FORMAT = 2  # pack.json layout (1: the hand-packed list of shard names)
 
 
 @dataclass
-class PackConfig:
-    """height, width: training resolution; clip: frames per clip; stride: clip start spacing (candidate grid for
-    retrieval); near/far/samples: co-visibility frusta; val_frames: frames per held-out episode kept for
-    validation (None: all); device: where the warp runs."""
+class ShardShape:
+    """What the training shards and the LoopAug shards of one run share: height, width (training resolution),
+    clip (frames per clip), compress (gzip the shards), device (where the warp runs)."""
 
     height: int = 72
     width: int = 96
     clip: int = 8
+    compress: bool = True
+    device: str = "cpu"
+
+
+@dataclass
+class PackConfig(ShardShape):
+    """`ShardShape`, and stride: clip start spacing (candidate grid for retrieval); near/far/samples:
+    co-visibility frusta; val_frames: frames per held-out episode kept for validation (None: all)."""
+
     stride: int = 4
     near: float = 0.05
     far: float = 2.5
     samples: int = 128
-    compress: bool = True
     val_frames: int | None = 64
-    device: str = "cpu"
 
     def key(self) -> dict:
         """What a cache must agree on to be reused (the device does not change the bytes that matter)."""
@@ -85,6 +91,13 @@ def covisibility_table(K: dict[str, torch.Tensor], c2w: dict[str, torch.Tensor],
     return torch.stack(rows).numpy().astype(np.float32)
 
 
+def prior_tensors(warp, size: tuple[int, int], frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A warp `Synthesis` at the training `size`, as the shards store it: (prior `(T, h, w, 3) uint8`, covered
+    `(T, h, w) uint8` 0..255), of its first `frames` frames (None: all)."""
+    return (resize_frames(warp.frames[:frames], size),
+            resize_frames(warp.covered[:frames].astype(np.uint8) * 255, size))
+
+
 def _warp_prior(episode, sources: list[str], target: str, device: str):
     """Warp of `sources` (recorded RGB-D) into `target`'s trajectory at full resolution (`Synthesis`)."""
     from ..generate.warp import WarpSynthesizer
@@ -118,8 +131,7 @@ def training_tensors(episode, pairs: list[Pair], cfg: PackConfig) -> tuple[dict[
     starts = clip_starts(n, cfg.clip, cfg.stride)
     for i, target in enumerate(targets):
         warp = _warp_prior(episode, sources_for(pairs, target), target, cfg.device)
-        tensors[f"{target}.prior"] = resize_frames(warp.frames[:n], size)
-        tensors[f"{target}.covered"] = resize_frames(warp.covered[:n].astype(np.uint8) * 255, size)
+        tensors[f"{target}.prior"], tensors[f"{target}.covered"] = prior_tensors(warp, size, n)
         tensors[f"covis.{target}"] = covisibility_table(K, c2w, cameras, target, starts, cfg.clip, size, cfg.near,
                                                         cfg.far, cfg.samples, seed=i)
     sources = list(dict.fromkeys(p.source for p in pairs))
@@ -140,10 +152,15 @@ class PackCache:
             print(f"train: the pack cache {root} was made from other input or settings; packing again", file=sys.stderr)
             shutil.rmtree(root)
             state = None
-        self.state = state or fresh
-        root.mkdir(parents=True, exist_ok=True)
+        self.state = state or fresh  # the directory is made at the first write: a run that packs nothing leaves none
+
+    def write(self, name: str, tensors: dict[str, np.ndarray], meta: dict, compress: bool) -> Path:
+        """A shard `name` into the cache; returns its path."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return write_shard(self.root / name, tensors, meta, compress)
 
     def save(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(".pack.json.tmp")
         tmp.write_text(json.dumps(self.state, indent=1))
         tmp.replace(self.path)
@@ -194,7 +211,7 @@ def pack_dataset(input: str | Path, output: str | Path, cfg: PackConfig, val_epi
             cache.save()
             print(f"train: skipped episode {ref.label}: {err}", file=sys.stderr)
             continue
-        shard = write_shard(cache.root / name, tensors, meta, cfg.compress)
+        shard = cache.write(name, tensors, meta, cfg.compress)
         cache.state["skipped"].pop(key, None)
         cache.state["episodes"][key] = {"split": split, "shard": shard.name,
                                         "pairs": [[p.source, p.target] for p in pairs]}
