@@ -197,3 +197,64 @@ def test_delta_joint_targets_are_relative_to_the_state():
     policy.action_mean.copy_(torch.full((22,), 0.25))
     out = policy.act({"head": np.zeros((24, 32, 3), np.uint8)}, state[0].numpy(), 0)
     assert np.allclose(out[:, :14], state[0, :14].numpy() + 0.25, atol=1e-6)
+
+
+def test_one_arm_scene_moves_only_the_left_arm():
+    """The default benchmark task: the left arm's pick-and-place over the whole episode; the right arm rests."""
+    e = PickPlaceEnv(EnvConfig(width=48, height=32, frames=30, scene="one_arm"))
+    try:
+        for index in range(2):
+            right = []
+            success, info = run_expert(e, 5, index, on_step=lambda obs: right.append(obs["state"][7:14]))
+            assert success and info["placed"] == [True]
+            assert np.ptp(np.stack(right), axis=0).max() < 1e-6
+        assert len(e.spec.objects) == 1 and [t.arm for t in e.spec.tasks] == ["left"]
+    finally:
+        e.close()
+
+
+def test_two_task_plan_is_unchanged_by_the_task_spans():
+    """`plan_motion` with the sample's two tasks: the left arm in the first half, the right in the second."""
+    from embodied_rerender.sample.motion import plan_motion, task_spans
+    from embodied_rerender.sample.scene import draw_scene, episode_rng
+
+    assert task_spans(60, 2) == [(0, 30), (30, 59)] and task_spans(60, 1) == [(0, 59)]
+    plan = plan_motion(draw_scene(episode_rng(0, 0)), 60)
+    assert [t.arm for t in plan.tasks] == [0, 1]
+    assert plan.tasks[0].bounds[0] == 0 and plan.tasks[1].bounds[0] == 30 and plan.tasks[1].bounds[-1] == 59
+    assert (plan.gripper_cmd[:30, 1] == 0).all()
+
+
+def test_packed_frames_round_trip(tmp_path, env):
+    """bench.pack: what a machine without lerobot / PyAV trains on is the dataset's frames within 3 / 255 (H.264
+    near-lossless, decoded by OpenCV) and its exact low-dimensional columns."""
+    pytest.importorskip("cv2")
+    import torch
+
+    from embodied_rerender.bench.pack import export_frames, import_frames
+    from embodied_rerender.bench.train import Frames
+
+    images, states = [], []
+    run_expert(env, 2, 0, on_step=lambda obs: (images.append(obs["images"]["head"]), states.append(obs["state"])))
+    n = len(images)
+    frames = Frames({"head": torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).contiguous()},
+                    torch.from_numpy(np.stack(states)), torch.rand(n, 22), np.zeros(n, dtype=np.int64), np.arange(n))
+    export_frames(frames, tmp_path / "pack")
+    back = import_frames(tmp_path / "pack")
+    assert back.images["head"].shape == frames.images["head"].shape
+    assert (back.images["head"].float() - frames.images["head"].float()).abs().mean() < 3
+    assert torch.equal(back.state, frames.state) and torch.equal(back.action, frames.action)
+    assert np.array_equal(back.frame, frames.frame)
+
+
+def test_rollouts_in_worker_processes_equal_the_serial_ones(env):
+    import torch
+
+    from embodied_rerender.bench.policy import BCPolicy, PolicyConfig
+    from embodied_rerender.bench.rollout import evaluate_policy
+
+    torch.manual_seed(0)
+    policy = BCPolicy(PolicyConfig(width=8, hidden=16, chunk=2, horizon=SMALL.frames))
+    serial = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0)
+    parallel = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0, workers=2)
+    assert serial == parallel

@@ -95,7 +95,8 @@ def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_
     if workers > 1:
         import multiprocessing as mp
 
-        with mp.get_context("fork").Pool(workers, _worker_init, (env.config, policy)) as pool:
+        # spawn, not fork: a forked child can inherit a held lock of the parent's OpenMP pool or GL context and hang
+        with mp.get_context("spawn").Pool(workers, _worker_init, (env.config, policy)) as pool:
             done = pool.map(_worker_rollout, jobs, chunksize=1)
     else:
         _WORKER["env"], _WORKER["policy"] = env, policy
