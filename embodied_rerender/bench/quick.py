@@ -54,7 +54,6 @@ def main() -> None:
                               delta_joints=a.delta_joints)
         summary = train_policy(frames, [], config, TrainConfig(steps=a.steps, batch=a.batch, seed=a.seed,
                                                                state_noise=a.state_noise), a.out, progress=True)
-        (a.out / "train.json").write_text(json.dumps(summary, indent=1))
         print(summary, flush=True)
     policy = BCPolicy.load(a.out / "policy.safetensors")
     env = PickPlaceEnv(EnvConfig(width=w, height=h, frames=horizon, scene=a.scene, cameras=("head",),

@@ -74,10 +74,9 @@ def _worker_init(env_config, policy) -> None:
 
 
 def _worker_rollout(job: tuple) -> tuple[dict, list | None]:
-    seed, index, shift, steps, execute, video = job
+    seed, index, offset, steps, execute, video = job
     frames = [] if video else None
-    result = rollout(_WORKER["env"], _WORKER["policy"], seed, index, eval_offset(seed, index, shift), steps, execute,
-                     frames)
+    result = rollout(_WORKER["env"], _WORKER["policy"], seed, index, offset, steps, execute, frames)
     return result, frames
 
 
@@ -90,8 +89,10 @@ def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_
     are the same: a rollout depends only on its seed, scene, shift and the policy)."""
     from ..video import write_video
 
-    jobs = [(seed, i, shift, steps, execute, i < videos and video_dir is not None) for shift in shifts_cm
-            for i in range(rollouts)]
+    cells = [(shift, i) for shift in shifts_cm for i in range(rollouts)]
+    offsets = [eval_offset(seed, i, shift) for shift, i in cells]
+    jobs = [(seed, i, offset, steps, execute, i < videos and video_dir is not None)
+            for (_, i), offset in zip(cells, offsets)]
     if workers > 1:
         import multiprocessing as mp
 
@@ -103,14 +104,14 @@ def evaluate_policy(env: PickPlaceEnv, policy, seed: int, rollouts: int, shifts_
         done = [_worker_rollout(job) for job in jobs]
     out = {}
     for shift in shifts_cm:
-        cells = [(job, res) for job, res in zip(jobs, done) if job[2] == shift]
-        wins = sum(res[0]["success"] for _, res in cells)
-        placed = [p for _, res in cells for p in res[0]["placed"]]
-        rot = [rotation_deg(eval_offset(seed, job[1], shift)) for job, _ in cells]
-        for job, (_, frames) in cells:
+        mine = [(i, offset, res) for (s, i), offset, res in zip(cells, offsets, done) if s == shift]
+        wins = sum(res[0]["success"] for _, _, res in mine)
+        placed = [p for _, _, res in mine for p in res[0]["placed"]]
+        rot = [rotation_deg(offset) for _, offset, _ in mine]
+        for i, _, (_, frames) in mine:
             if frames:
                 video_dir.mkdir(parents=True, exist_ok=True)
-                write_video(video_dir / f"shift{shift:g}cm_rollout{job[1]}.mp4", np.stack(frames), fps=15, codec="h264")
+                write_video(video_dir / f"shift{shift:g}cm_rollout{i}.mp4", np.stack(frames), fps=15, codec="h264")
         lo, hi = wilson(wins, rollouts)
         out[f"{shift:g}"] = {"shift_cm": shift, "successes": wins, "n": rollouts, "rate": round(wins / max(rollouts, 1), 4),
                              "ci95": [round(lo, 4), round(hi, 4)], "placed_rate": round(float(np.mean(placed)), 4) if placed else 0.0,

@@ -54,7 +54,7 @@ def make_train_config(o: dict, arm: str):
 
     return TrainConfig(steps=o["steps"], batch=o["batch"], lr=o["lr"], seed=o["seed"],
                        crop_colour=ARMS[arm]["crop_colour"], view_rate=o["view_rate"],
-                       state_noise=float(o["state_noise"]), device=o.get("train_device", "cpu"))
+                       state_noise=float(o["state_noise"]), device=o["train_device"])
 
 
 def run_bench(options: dict) -> dict:
@@ -125,7 +125,6 @@ def run_bench(options: dict) -> dict:
         else:
             summary = train_policy(frames, views.get(spec["generator"], []), policy_config, make_train_config(o, arm),
                                    arm_dir, o["progress"])
-            summary_path.write_text(json.dumps(summary, indent=1))
         lap(f"train_{arm}_s", t0)
         policy = BCPolicy.load(arm_dir / "policy.safetensors")
         t0 = time.perf_counter()

@@ -8,6 +8,7 @@ replaced by the same frame from one of them, chosen uniformly).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -131,7 +132,8 @@ def view_rows(frames: Frames, views: list[Frames]) -> torch.Tensor:
 
 def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfig, config: TrainConfig,
                  out: Path, progress: bool = False) -> dict:
-    """Train, save `out/policy.safetensors`, return the training summary (losses, time, view share)."""
+    """Train; save `out/policy.safetensors` and the training summary (losses, time, view share) as `out/train.json`,
+    and return the summary."""
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     dev = torch.device(config.device)
@@ -145,7 +147,8 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
     state_all, raw, phase_all = frames.state.to(dev), raw.to(dev), torch.from_numpy(frames.frame).to(dev)
     optim = torch.optim.AdamW(policy.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: 0.5 * (1 + math.cos(math.pi * s / config.steps)))
-    n, losses, replaced, start = len(frames.episode), [], 0, time.perf_counter()
+    n, losses, start = len(frames.episode), [], time.perf_counter()
+    replaced = torch.zeros((), dtype=torch.long, device=dev)  # summed on the device: no sync per step
     policy.train()
     for step in range(config.steps):
         idx = torch.randint(0, n, (config.batch,), generator=generator).to(dev)
@@ -157,7 +160,7 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
                 r = rows[v, idx]
                 take = swap & (pick == v) & (r >= 0)
                 images["head"][take] = heads[r[take]].float() / 255
-                replaced += int(take.sum())
+                replaced += take.sum()
         if config.crop_colour:
             images = {cam: crop_colour(x, generator) for cam, x in images.items()}
         phase = phase_all[idx].float() / policy_config.horizon
@@ -174,15 +177,17 @@ def train_policy(frames: Frames, views: list[Frames], policy_config: PolicyConfi
         losses.append(loss.detach())
         if progress and (step % 100 == 0 or step == config.steps - 1):
             print(f"  step {step}: loss {float(losses[-1]):.4f}", flush=True)
-    losses = torch.stack(losses).cpu().tolist()
+    losses, replaced = torch.stack(losses).cpu().tolist(), int(replaced)
     policy.cpu().save(out / "policy.safetensors")
     fit = fit_error(policy, frames, generator)
     tail = losses[-max(1, len(losses) // 10):]
-    return {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
+    summary = {"steps": config.steps, "batch": config.batch, "first_loss": round(losses[0], 5),
             "final_loss": round(float(np.mean(tail)), 5), "elapsed_s": round(time.perf_counter() - start, 1),
             "head_replaced_share": round(replaced / (config.steps * config.batch), 4), "frames": n,
             "views": len(views), "crop_colour": config.crop_colour, "state_noise": config.state_noise,
             "device": config.device, **fit}
+    (out / "train.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 @torch.no_grad()

@@ -26,11 +26,10 @@ def train_runs(pack: Path, out: Path, runs: dict) -> dict:
         arm, o = run["arm"], run["options"]
         gen = ARMS[arm]["generator"]
         if gen and gen not in views:
-            views[gen] = [import_frames(p) for p in sorted((pack / "views" / gen).glob("view_*"))[: o["views"]]]
-        summary = train_policy(demos, views.get(gen, []) if gen else [], make_policy_config(o),
-                               make_train_config(o, arm), out / name, o.get("progress", False))
-        (out / name / "train.json").write_text(json.dumps(summary, indent=1))
-        summaries[name] = summary
+            paths = sorted((pack / "views" / gen).glob("view_*"), key=lambda p: int(p.name.split("_")[1]))
+            views[gen] = [import_frames(p) for p in paths[: o["views"]]]
+        summaries[name] = summary = train_policy(demos, views.get(gen, []), make_policy_config(o),
+                                                 make_train_config(o, arm), out / name, o["progress"])
         print(name, json.dumps(summary), flush=True)
     return summaries
 
