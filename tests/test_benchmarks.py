@@ -23,6 +23,7 @@ SMALL = {
     "ray_scaling.py": ["--small"],
     "read_agibot.py": ["--small"],
     "convert.py": ["--small"],
+    "lerobot_merge.py": ["--small"],
     "demo.py": ["--small"],
     "retrieval.py": ["--small"],
     "sample_timing.py": ["--small", "--configs", "wide_jaw"],

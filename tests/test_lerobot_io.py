@@ -116,6 +116,19 @@ def test_two_outputs_merge_with_lerobot_aggregate(source, converted, tmp_path):
     assert abs(float(ds[21 + 12 + 4]["observation.images.head"].mean()) * 255 - (16 + 7 * 4)) <= 1
 
 
+def test_episode_index_equals_lerobots_own_loader(converted):
+    """The merge's fast `meta/episodes` read gives lerobot's `load_episodes` result: columns, types, values."""
+    from lerobot.datasets.utils import load_episodes
+
+    from embodied_rerender.io.lerobot import load_episode_index
+
+    out, _ = converted
+    ours, theirs = load_episode_index(out), load_episodes(out)
+    assert ours.column_names == theirs.column_names and ours.features == theirs.features
+    assert ours.to_pandas().equals(theirs.to_pandas())
+    assert not any(c.startswith("stats/") for c in ours.column_names)
+
+
 def test_only_policy_features_use_policy_prefixes(converted):
     """Everything beside the videos, `observation.state` and `action` is under a name lerobot's factory skips."""
     from lerobot.datasets.utils import dataset_to_policy_features

@@ -1,11 +1,12 @@
 """LeRobot v3 datasets, written through lerobot's own API and read back camera by camera.
 
 Writing: one small LeRobot dataset per episode (`LeRobotDataset.create` + `save_episode` + `finalize`),
-joined at the end with lerobot's `aggregate_datasets`. Videos never go through lerobot's PNG round
-trip: a sink placed in lerobot's streaming-encoder slot hands `save_episode` one finished mp4 per
-camera, either the source file copied byte for byte (AgiBot AV1 streams stay as recorded) or our
-own encode of frames that have no fitting file (synthesized cameras). lerobot then does what it
-always does with that mp4: places it, concatenates, indexes timestamps, writes parquet, meta, stats.
+joined at the end with lerobot's `aggregate_datasets` (each staged episode's `meta/episodes` index read by
+`load_episode_index`, not lerobot's loader, which spent ~4.7 s per episode on the stats columns' features).
+Videos never go through lerobot's PNG round trip: a sink placed in lerobot's streaming-encoder slot hands
+`save_episode` one finished mp4 per camera, either the source file copied byte for byte (AgiBot AV1 streams
+stay as recorded) or our own encode of frames that have no fitting file (synthesized cameras). lerobot then does
+what it always does with that mp4: places it, concatenates, indexes timestamps, writes parquet, meta, stats.
 
 Feature mapping (flat vectors; the original shapes are kept in `meta/embodied_rerender.json`). Only the
 first three use the `observation` / `action` prefixes, so lerobot's policy factory (`dataset_to_policy_features`)
@@ -271,14 +272,48 @@ class LeRobotWriter:
 
         if not episode_dirs:
             raise DatasetError("no episodes to merge")
-        aggregate_datasets(repo_ids=[f"{self.repo_id}_{i}" for i in range(len(episode_dirs))],
-                           aggr_repo_id=self.repo_id, roots=[Path(d) for d in episode_dirs], aggr_root=Path(out))
+        with _fast_episode_index():
+            aggregate_datasets(repo_ids=[f"{self.repo_id}_{i}" for i in range(len(episode_dirs))],
+                               aggr_repo_id=self.repo_id, roots=[Path(d) for d in episode_dirs], aggr_root=Path(out))
         records, provenance = [], {}
         for i, d in enumerate(episode_dirs):
             side = json.loads((Path(d) / SIDECAR).read_text())
             records += [dict(r, episode_index=i) for r in side["episodes"]]
             provenance.update(side["cameras"])
         _write_sidecar(Path(out), records, provenance)
+
+
+def load_episode_index(root: Path):
+    """`meta/episodes` of the LeRobot v3 dataset at `root` without its `stats/*` columns, as the
+    `datasets.Dataset` lerobot's `load_episodes` returns (same columns, same values).
+
+    lerobot reads every column through `Dataset.from_parquet` and then drops the stats; building the
+    `datasets` features of the hundreds of stats columns (five per feature, every proprio field here) costs
+    about 4.7 s per dataset on 2 cores (profile in docs/benchmarks.md), so a merge of N staged episodes paid
+    it N times. Reading only the kept columns with pyarrow skips that."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    paths = sorted((Path(root) / "meta" / "episodes").glob("*/*.parquet"))
+    if not paths:
+        raise FileNotFoundError(f"{root}: no meta/episodes parquet files")
+    names = [n for n in pq.read_schema(paths[0]).names if not n.startswith("stats/")]
+    table = pa.concat_tables([pq.read_table(p, columns=names) for p in paths])
+    return datasets.Dataset(table.replace_schema_metadata(None))
+
+
+class _fast_episode_index:
+    """While active, lerobot's metadata loads (`LeRobotDatasetMetadata`) use `load_episode_index`."""
+
+    def __enter__(self):
+        from lerobot.datasets import lerobot_dataset
+
+        self._module, self._saved = lerobot_dataset, lerobot_dataset.load_episodes
+        lerobot_dataset.load_episodes = load_episode_index
+
+    def __exit__(self, *exc):
+        self._module.load_episodes = self._saved
 
 
 _DEFAULT_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
