@@ -2,7 +2,7 @@
 
 Writing: one small LeRobot dataset per episode (`LeRobotDataset.create` + `save_episode` + `finalize`),
 joined at the end with lerobot's `aggregate_datasets` (each staged episode's `meta/episodes` index read by
-`load_episode_index`, not lerobot's loader, which spent ~4.7 s per episode on the stats columns' features).
+`load_episode_index`, not lerobot's loader, which spent ~1.1 s per episode on the stats columns' features).
 Videos never go through lerobot's PNG round trip: a sink placed in lerobot's streaming-encoder slot hands
 `save_episode` one finished mp4 per camera, either the source file copied byte for byte (AgiBot AV1 streams
 stay as recorded) or our own encode of frames that have no fitting file (synthesized cameras). lerobot then does
@@ -27,6 +27,7 @@ with the earlier names (`observation.cameras.<cam>.*`, `observation.states.*`, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -288,9 +289,9 @@ def load_episode_index(root: Path):
     `datasets.Dataset` lerobot's `load_episodes` returns (same columns, same values).
 
     lerobot reads every column through `Dataset.from_parquet` and then drops the stats; building the
-    `datasets` features of the hundreds of stats columns (five per feature, every proprio field here) costs
-    about 4.7 s per dataset on 2 cores (profile in docs/benchmarks.md), so a merge of N staged episodes paid
-    it N times. Reading only the kept columns with pyarrow skips that."""
+    `datasets` features of the hundreds of stats columns (five per feature, every proprio field here) cost
+    a merge about 1.1 s per staged episode on 2 cores (1.60 against 0.50 s, `benchmarks/lerobot_merge.py`).
+    Reading only the kept columns with pyarrow skips that."""
     import datasets
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -303,17 +304,16 @@ def load_episode_index(root: Path):
     return datasets.Dataset(table.replace_schema_metadata(None))
 
 
-class _fast_episode_index:
+@contextlib.contextmanager
+def _fast_episode_index():
     """While active, lerobot's metadata loads (`LeRobotDatasetMetadata`) use `load_episode_index`."""
+    from lerobot.datasets import lerobot_dataset
 
-    def __enter__(self):
-        from lerobot.datasets import lerobot_dataset
-
-        self._module, self._saved = lerobot_dataset, lerobot_dataset.load_episodes
-        lerobot_dataset.load_episodes = load_episode_index
-
-    def __exit__(self, *exc):
-        self._module.load_episodes = self._saved
+    saved, lerobot_dataset.load_episodes = lerobot_dataset.load_episodes, load_episode_index
+    try:
+        yield
+    finally:
+        lerobot_dataset.load_episodes = saved
 
 
 _DEFAULT_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
