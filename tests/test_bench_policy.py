@@ -226,8 +226,8 @@ def test_two_task_plan_is_unchanged_by_the_task_spans():
 
 
 def test_packed_frames_round_trip(tmp_path, env):
-    """bench.pack: what a machine without lerobot / PyAV trains on is the dataset's frames within 3 / 255 (H.264
-    near-lossless, decoded by OpenCV) and its exact low-dimensional columns."""
+    """bench.pack: what a machine without lerobot / PyAV trains on is the dataset's frames within the colour-space
+    rounding (H.264 CRF 0 4:4:4, decoded by OpenCV) and its exact low-dimensional columns."""
     pytest.importorskip("cv2")
     import torch
 
@@ -242,7 +242,8 @@ def test_packed_frames_round_trip(tmp_path, env):
     export_frames(frames, tmp_path / "pack")
     back = import_frames(tmp_path / "pack")
     assert back.images["head"].shape == frames.images["head"].shape
-    assert (back.images["head"].float() - frames.images["head"].float()).abs().mean() < 3
+    err = (back.images["head"].float() - frames.images["head"].float()).abs()
+    assert err.mean() < 1 and err.max() <= 3
     assert torch.equal(back.state, frames.state) and torch.equal(back.action, frames.action)
     assert np.array_equal(back.frame, frames.frame)
 

@@ -2,10 +2,10 @@
 machine has OpenCV, whose FFmpeg decodes H.264 but not the AV1 the LeRobot writer uses).
 
 `export_frames(frames, dir)` writes what `train.load_lerobot` read: per camera `<camera>.mp4` (every frame in row
-order, H.264 at a near-lossless CRF, yuv444p so colour is not subsampled) and `lowdim.npz` (state, action,
-episode, frame). `import_frames(dir)` reads them back into a `Frames`. The images pass one more lossy hop than
-the LeRobot dataset's own decode: 1.9 / 255 mean absolute error on the 100 demonstrations of docs/results.md
-(issue 15, third session); `tests/test_bench_policy.py` holds it under 3 / 255 on rendered frames.
+order, H.264 CRF 0 in yuv444p, so colour is not subsampled and only the RGB <-> YUV rounding is lost: 0.5 / 255
+mean, 2 / 255 max on a 96x72 one-arm episode) and `lowdim.npz` (state, action, episode, frame).
+`import_frames(dir)` reads them back into a `Frames`; `tests/test_bench_policy.py` holds the round trip under
+1 / 255 on rendered frames.
 
     python -m embodied_rerender.bench.pack [--cameras=head,hand_left] RUN/demos/lerobot PACK/demos \
         [RUN/views/warp/view_0 PACK/views/warp/view_0 ...]
@@ -21,7 +21,7 @@ import torch
 
 from .train import Frames, load_lerobot
 
-CRF = 10  # near-lossless at policy resolution: ~1 KB per 96x72 frame
+CRF = 0  # lossless up to the colour-space rounding: ~3 KB per 96x72 frame (CRF 10: ~1 KB, 1.7 / 255 mean, 57 max)
 
 
 def export_frames(frames: Frames, out: Path, fps: float = 30.0) -> None:
@@ -31,7 +31,8 @@ def export_frames(frames: Frames, out: Path, fps: float = 30.0) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for cam, images in frames.images.items():
         rgb = images.permute(0, 2, 3, 1).contiguous().numpy()
-        write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=CRF, pix_fmt="yuv444p")
+        write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=CRF, preset="veryslow",
+                    pix_fmt="yuv444p")
     np.savez_compressed(out / "lowdim.npz", state=frames.state.numpy(), action=frames.action.numpy(),
                         episode=frames.episode, frame=frames.frame, cameras=np.array(list(frames.images)))
 

@@ -59,7 +59,7 @@ def make_train_config(o: dict, arm: str):
 
 def run_bench(options: dict) -> dict:
     """Everything end to end; returns (and writes) the results dict. `options`: configs/bench-policy.yaml."""
-    from .demos import write_demos
+    from .demos import lerobot_codec, write_demos
     from .env import EnvConfig, PickPlaceEnv
     from .expert import run_expert
     from .policy import BCPolicy
@@ -82,7 +82,7 @@ def run_bench(options: dict) -> dict:
     t0 = time.perf_counter()
     say(f"bench-policy: {o['demos']} demonstrations ({o['frames']} frames, {o['width']}x{o['height']})", flush=True)
     raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"],
-                              scene=o["scene"])
+                              scene=o["scene"], video=o["demo_video"], workers=o["workers"])
     lap("demos_s", t0)
     cameras = list(o["policy_cameras"])
     if "head" not in cameras:
@@ -98,7 +98,8 @@ def run_bench(options: dict) -> dict:
     for gen in sorted({ARMS[a]["generator"] for a in o["arms"]} - {None}):
         t0 = time.perf_counter()
         say(f"bench-policy: {o['views']} {gen} head views per demonstration (<= {o['max_translation_m']} m)", flush=True)
-        paths = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"])
+        paths = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"],
+                            codec=lerobot_codec(o["demo_video"]))
         if any(ARMS[a]["generator"] == gen for a in untrained):
             views[gen] = [load_lerobot(p, ["head"]) for p in paths]
         lap(f"views_{gen}_s", t0)

@@ -53,8 +53,9 @@ class HeadShift:
 
 
 def write_views(raw: Path, out: Path, generator: str, count: int, max_translation_m: float, seed: int = 0,
-                device: str = "cpu", progress: bool = False) -> list[Path]:
-    """`count` LeRobot datasets `out/view_<j>` of the demonstrations in `raw` with a synthesized head camera.
+                device: str = "cpu", progress: bool = False, codec: dict | None = None) -> list[Path]:
+    """`count` LeRobot datasets `out/view_<j>` of the demonstrations in `raw` with a synthesized head camera,
+    encoded with the LeRobot writer's `codec` options (`vcodec`, `crf`, `pix_fmt`; default its own).
     A dataset already written is kept."""
     from ..generate import get_synthesizer
     from ..io import get_reader, get_writer
@@ -65,7 +66,7 @@ def write_views(raw: Path, out: Path, generator: str, count: int, max_translatio
     for view in range(count):
         path = out / f"view_{view}"
         if not (path / "meta" / "info.json").is_file():
-            writer = get_writer("lerobot", repo_id=f"embodied-rerender/{out.name}_view_{view}")
+            writer = get_writer("lerobot", repo_id=f"embodied-rerender/{out.name}_view_{view}", **(codec or {}))
             report = run_episodes(get_reader("agibot", raw), writer, path,
                                   HeadShift(synthesizer, view, max_translation_m, seed), overwrite=True,
                                   progress=progress, input_name=str(raw))

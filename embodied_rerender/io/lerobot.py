@@ -180,17 +180,19 @@ class LeRobotWriter:
     """`writer=lerobot`: LeRobot v3 through lerobot 0.4.x.
 
     copy_videos: put fitting source mp4s in unchanged (stream copy); others are encoded with
-    `vcodec`/`crf`/`gop` (lerobot's own defaults: libsvtav1, crf 30, a keyframe every 2 frames).
+    `vcodec`/`crf`/`gop`/`pix_fmt` (lerobot's own defaults: libsvtav1, crf 30, a keyframe every 2 frames,
+    4:2:0; `h264` / `0` / `yuv444p` keeps frames within rounding of the source, for policy-resolution data).
     """
 
     name = "lerobot"
 
     def __init__(self, repo_id: str = "embodied-rerender/dataset", robot_type: str | None = None,
-                 copy_videos: bool = True, vcodec: str = "av1", crf: int = 30, gop: int = 2):
+                 copy_videos: bool = True, vcodec: str = "av1", crf: int = 30, gop: int = 2,
+                 pix_fmt: str = "yuv420p"):
         self.repo_id = repo_id
         self.robot_type = robot_type
         self.copy_videos = copy_videos
-        self.vcodec, self.crf, self.gop = vcodec, crf, gop
+        self.vcodec, self.crf, self.gop, self.pix_fmt = vcodec, crf, gop, pix_fmt
         self.features: dict | None = None
         self.stats = {"copied": 0, "encoded": 0}
 
@@ -263,7 +265,8 @@ class LeRobotWriter:
             return target, "copied"
         n = len(cam)
         batches = (cam[i : min(i + 32, n)] for i in range(0, n, 32))
-        write_video(target, (f for batch in batches for f in batch), fps=fps, codec=self.vcodec, crf=self.crf, gop=self.gop)
+        write_video(target, (f for batch in batches for f in batch), fps=fps, codec=self.vcodec, crf=self.crf, gop=self.gop,
+                    pix_fmt=self.pix_fmt)
         self.stats["encoded"] += 1
         return target, "encoded"
 

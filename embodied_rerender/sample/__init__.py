@@ -27,7 +27,7 @@ _default_gl_backend()
 
 from .episode import SampleEpisode
 from .embodiment import DEFAULT_EMBODIMENT, EMBODIMENTS
-from .write import DEFAULT_TASK_ID, EPISODE_ID_BASE, write_sample_dataset
+from .write import DEFAULT_TASK_ID, EPISODE_ID_BASE, NEAR_LOSSLESS, VideoSettings, write_sample_dataset
 
 __all__ = ["SampleEpisode", "write_sample_dataset", "DEFAULT_TASK_ID", "EPISODE_ID_BASE", "EMBODIMENTS",
-           "DEFAULT_EMBODIMENT"]
+           "DEFAULT_EMBODIMENT", "NEAR_LOSSLESS", "VideoSettings"]

@@ -30,6 +30,9 @@ import json
 import os
 import shutil
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -92,20 +95,41 @@ def fisheye_size(width: int, height: int) -> tuple[int, int]:
     return h, 2 * round(h * 1.25 / 2)
 
 
-def _write_videos(ep: SampleEpisode, root: Path, task_id: int, ep_id: int, tick) -> str:
+@dataclass(frozen=True)
+class VideoSettings:
+    """How the colour videos are encoded. The default is what AgiBot World ships (AV1, 4:2:0, lossy);
+    `NEAR_LOSSLESS` keeps policy-resolution frames within rounding of the render (H.264 CRF 0, 4:4:4:
+    0.5 / 255 mean, 2 / 255 max at 96x72), so a policy trained on the decoded video sees what a live
+    camera would give it (AV1 CRF 30 at 96x72: 3.4 / 255 mean, 204 max at object edges)."""
+
+    codec: str = "av1"
+    crf: int = 30
+    pix_fmt: str = "yuv420p"
+
+    def settings(self) -> dict:
+        """The manifest's record of these settings: empty for the default (older manifests stay valid)."""
+        return {} if self == VideoSettings() else {"video": asdict(self)}
+
+
+NEAR_LOSSLESS = VideoSettings("h264", 0, "yuv444p")
+
+
+def _write_videos(ep: SampleEpisode, root: Path, task_id: int, ep_id: int, tick,
+                  video: VideoSettings = VideoSettings()) -> str:
     """Render and encode every camera (the five fisheyes small, RGB only); returns the encoder used."""
-    codec = "av1" if available_encoder("av1") else "h264"
+    codec = video.codec if available_encoder(video.codec) else "h264"
+    options = {"fps": FPS, "codec": codec, "crf": video.crf, "pix_fmt": video.pix_fmt}
     (ground_truth_dir(root, task_id, ep_id) / "depth").mkdir(parents=True, exist_ok=True)
     layout.depth_dir(root, task_id, ep_id).mkdir(parents=True, exist_ok=True)
     encoder = ""
     for camera in CAMERAS:
         path = layout.video_path(root, task_id, ep_id, camera)
         path.parent.mkdir(parents=True, exist_ok=True)
-        encoder = write_video(path, _camera_frames(ep, root, task_id, ep_id, camera, tick), fps=FPS, codec=codec)
+        encoder = write_video(path, _camera_frames(ep, root, task_id, ep_id, camera, tick), **options)
     h, w = fisheye_size(ep.width, ep.height)
     for camera in FISHEYE_CAMERAS:
         path = layout.video_path(root, task_id, ep_id, camera)
-        write_video(path, (ep.render_small(t, camera, h, w) for t in range(ep.frames)), fps=FPS, codec=codec)
+        write_video(path, (ep.render_small(t, camera, h, w) for t in range(ep.frames)), **options)
     return encoder
 
 
@@ -237,10 +261,11 @@ def _scene_extras(ep: SampleEpisode) -> dict:
             "table_center_xy": list(ep.spec.table_center_xy), "table_half_xy": list(ep.spec.table_half_xy)}
 
 
-def write_episode(root: Path, ep: SampleEpisode, task_id: int, ep_id: int, tick=lambda: None) -> tuple[dict, str]:
+def write_episode(root: Path, ep: SampleEpisode, task_id: int, ep_id: int, tick=lambda: None,
+                  video: VideoSettings = VideoSettings()) -> tuple[dict, str]:
     """Write every file of one episode under `root` (AgiBot layout + ground truth), except task_info.
     Returns the task_info entry and the video encoder used."""
-    encoder = _write_videos(ep, root, task_id, ep_id, tick)
+    encoder = _write_videos(ep, root, task_id, ep_id, tick, video)
     _write_camera_params(ep, root, task_id, ep_id)
     layout.write_proprio(layout.proprio_path(root, task_id, ep_id), proprio_datasets(ep))
     layout.write_json(ground_truth_dir(root, task_id, ep_id) / "objects.json", objects_json(ep, task_id, ep_id))
@@ -279,9 +304,10 @@ def _commit(output: Path, tmp: Path, task_id: int, ep_id: int, entry: dict, done
 
 
 def sample_settings(seed: int, frames: int, width: int, height: int, randomize: bool = False,
-                    embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full") -> dict:
-    """The manifest's `config`: what determines every episode. `randomize`, `embodiment` and `scene` appear only
-    when not the default, so datasets written before they existed still match their settings."""
+                    embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full",
+                    video: VideoSettings = VideoSettings()) -> dict:
+    """The manifest's `config`: what determines every episode. `randomize`, `embodiment`, `scene` and `video`
+    appear only when not the default, so datasets written before they existed still match their settings."""
     config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
     if scene != "full":
         config["scene"] = scene
@@ -289,7 +315,19 @@ def sample_settings(seed: int, frames: int, width: int, height: int, randomize: 
         config["randomize"] = True
     if embodiment != DEFAULT_EMBODIMENT:
         config["embodiment"] = str(embodiment)
-    return config
+    return {**config, **video.settings()}
+
+
+def _build_episode(tmp: Path, episode: tuple, task_id: int, ep_id: int, video: VideoSettings, tick=lambda: None):
+    """Render and write one episode into `tmp` (removed again on failure). `episode` holds the
+    `SampleEpisode` arguments. Returns the task_info entry and the encoder used."""
+    shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
+    try:
+        with SampleEpisode(*episode) as ep:
+            return write_episode(tmp, ep, task_id, ep_id, tick=tick, video=video)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def write_sample_dataset(
@@ -304,41 +342,53 @@ def write_sample_dataset(
     randomize: bool = False,
     embodiment: str = DEFAULT_EMBODIMENT,
     scene: str = "full",
+    video: VideoSettings = VideoSettings(),
+    workers: int = 1,
 ) -> list[tuple[int, int]]:
     """Render `episodes` sample episodes of `frames` frames into `output` in the AgiBot World raw layout.
 
     `randomize` widens every scene draw (domain randomisation, `scene.draw_scene`); `embodiment` picks the
-    robot design (`embodiment.EMBODIMENTS`). Both are part of the settings a rerun must match.
+    robot design (`embodiment.EMBODIMENTS`); `video` the colour videos' encoding. All are part of the
+    settings a rerun must match.
 
     Episode i has id 900000 + i and is drawn from `seed` and i alone, so the same arguments give the
-    same files (videos included where the encoder is deterministic). `scene` "task": the benchmark's
-    variant of each scene (see `SampleEpisode`). Episodes already finished in
-    `output` are kept. Returns the `(task_id, episode_id)` pairs of all requested episodes.
+    same files (videos included where the encoder is deterministic), whatever `workers` is: with
+    `workers` > 1, episodes are rendered in that many spawned processes and committed here one by one.
+    `scene` "task": the benchmark's variant of each scene (see `SampleEpisode`). Episodes already
+    finished in `output` are kept. Returns the `(task_id, episode_id)` pairs of all requested episodes.
     """
     from tqdm import tqdm
 
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     get_embodiment(embodiment)  # an unknown name fails before anything is written
-    config = sample_settings(seed, frames, width, height, randomize, embodiment, scene)
+    config = sample_settings(seed, frames, width, height, randomize, embodiment, scene, video)
     done = _check_manifest(output, config)
     wanted = [(int(task_id), episode_id(i)) for i in range(episodes)]
     todo = [i for i, key in enumerate(wanted) if key not in done]
     start, encoder = time.monotonic(), ""
+
+    def job(i: int) -> tuple:
+        ep_id = episode_id(i)
+        for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
+            shutil.rmtree(output / rel, ignore_errors=True)
+        return (output / f".tmp-{task_id}-{ep_id}", (seed, i, frames, width, height, randomize, embodiment, scene),
+                task_id, ep_id, video)
+
     with tqdm(total=len(todo) * frames * len(CAMERAS), unit="frame", desc="sample", disable=not progress) as bar:
-        for i in todo:
-            ep_id = episode_id(i)
-            tmp = output / f".tmp-{task_id}-{ep_id}"
-            shutil.rmtree(tmp, ignore_errors=True)  # left by a killed run
-            for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
-                shutil.rmtree(output / rel, ignore_errors=True)
-            try:
-                with SampleEpisode(seed, i, frames, width, height, randomize, embodiment, scene) as ep:
-                    entry, encoder = write_episode(tmp, ep, task_id, ep_id, tick=lambda: bar.update(1))
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            _commit(output, tmp, task_id, ep_id, entry, done, config)
+        if workers <= 1 or len(todo) <= 1:
+            for i in todo:
+                args = job(i)
+                entry, encoder = _build_episode(*args, tick=lambda: bar.update(1))
+                _commit(output, args[0], task_id, args[3], entry, done, config)
+        else:
+            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("spawn")) as pool:
+                running = {pool.submit(_build_episode, *args): args for args in map(job, todo)}
+                for future in as_completed(running):
+                    entry, encoder = future.result()
+                    args = running[future]
+                    _commit(output, args[0], task_id, args[3], entry, done, config)
+                    bar.update(frames * len(CAMERAS))
     if progress:
         tqdm.write(f"sample: {len(todo)} episodes written, {len(wanted) - len(todo)} already present, "
                    f"{frames} frames each at {width}x{height}, encoder {encoder or '-'}, "
