@@ -449,9 +449,15 @@ def _triton_kernel():
         inv_x = 4.0 / (fx * fx)
         inv_y = 4.0 / (fy * fy)
         big = (kx * ky) > 1
-        for dy in range(0, tl.max(ky, axis=0)):
+        # while, not range(tl.max(...)): the interpreter turns a range bound into a Python int through a
+        # size-1 array, which numpy >= 2.5 refuses; a while condition goes through bool(), which it allows
+        ky_max = tl.max(ky, axis=0)
+        kx_max = tl.max(kx, axis=0)
+        dy = ky_max * 0
+        while dy < ky_max:
             py = y0 + dy
-            for dx in range(0, tl.max(kx, axis=0)):
+            dx = kx_max * 0
+            while dx < kx_max:
                 px = x0 + dx
                 hit = m & (dx < kx) & (dy < ky) & (px >= 0) & (px < W) & (py >= 0) & (py < H)
                 ex = px.to(tl.float32) - u
@@ -461,6 +467,8 @@ def _triton_kernel():
                 key = (zc.to(tl.int32, bitcast=True).to(tl.int64) << 32) | n
                 lin = (b * H + py.to(tl.int64)) * W + px.to(tl.int64)
                 tl.atomic_min(keys_ptr + tl.where(hit, lin, 0), key, mask=hit)
+                dx += 1
+            dy += 1
 
     return zbuffer
 
