@@ -243,6 +243,27 @@ def test_resume_rebuilds_only_missing(dataset_again: Path):
                              progress=False)
 
 
+def test_workers_write_the_same_files_and_near_lossless_keeps_the_render(tmp_path):
+    """Episodes rendered in spawned processes are the files the serial writer makes; NEAR_LOSSLESS videos decode
+    to the render within the colour-space rounding, and the manifest records the settings."""
+    from embodied_rerender.sample import NEAR_LOSSLESS
+    from embodied_rerender.video import VideoReader
+
+    kw = dict(episodes=2, frames=SHORT, seed=SEED, width=64, height=48, task_id=TASK, progress=False,
+              video=NEAR_LOSSLESS)
+    write_sample_dataset(tmp_path / "serial", workers=1, **kw)
+    write_sample_dataset(tmp_path / "spawned", workers=2, **kw)
+    for ep in (900000, 900001):
+        assert _files(tmp_path / "serial", ep) == _files(tmp_path / "spawned", ep)
+    video = tmp_path / "serial" / "observations" / str(TASK) / "900001" / "videos" / "head_color.mp4"
+    decoded = VideoReader(video).read(list(range(SHORT))).astype(int)
+    with SampleEpisode(SEED, 1, SHORT, 64, 48) as ep:
+        rendered = np.stack([ep.render(t, "head")["rgb"] for t in range(SHORT)]).astype(int)
+    assert np.abs(decoded - rendered).max() <= 3
+    manifest = json.loads((tmp_path / "serial" / ".sample_manifest.json").read_text())
+    assert manifest["config"]["video"] == {"codec": "h264", "crf": 0, "pix_fmt": "yuv444p"}
+
+
 def test_too_few_frames():
     with pytest.raises(ValueError):
         SampleEpisode(0, 0, frames=MIN_FRAMES - 1, width=W, height=H)
