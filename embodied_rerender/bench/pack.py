@@ -7,7 +7,7 @@ mean, 2 / 255 max on a 96x72 one-arm episode) and `lowdim.npz` (state, action, e
 `import_frames(dir)` reads them back into a `Frames`; `tests/test_bench_policy.py` holds the round trip under
 1 / 255 on rendered frames.
 
-    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] RUN/demos/lerobot PACK/demos \
+    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] [--view-crf=10] RUN/demos/lerobot PACK/demos \
         [RUN/views/warp/view_0 PACK/views/warp/view_0 ...]
 """
 
@@ -24,14 +24,14 @@ from .train import Frames, load_lerobot
 CRF = 0  # lossless up to the colour-space rounding: ~3 KB per 96x72 frame (CRF 10: ~1 KB, 1.7 / 255 mean, 57 max)
 
 
-def export_frames(frames: Frames, out: Path, fps: float = 30.0) -> None:
-    """Write `frames` (images camera -> `(N, 3, H, W) uint8`) under `out`."""
+def export_frames(frames: Frames, out: Path, fps: float = 30.0, crf: int = CRF) -> None:
+    """Write `frames` (images camera -> `(N, 3, H, W) uint8`) under `out`, H.264 at `crf`."""
     from ..video import write_video
 
     out.mkdir(parents=True, exist_ok=True)
     for cam, images in frames.images.items():
         rgb = images.permute(0, 2, 3, 1).contiguous().numpy()
-        write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=CRF, preset="veryslow",
+        write_video(out / f"{cam}.mp4", iter(rgb), fps, codec="h264", crf=crf, preset="veryslow",
                     pix_fmt="yuv444p")
     np.savez_compressed(out / "lowdim.npz", state=frames.state.numpy(), action=frames.action.numpy(),
                         episode=frames.episode, frame=frames.frame, cameras=np.array(list(frames.images)))
@@ -66,15 +66,21 @@ def import_frames(root: Path) -> Frames:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Pairs of (LeRobot dataset, output directory); the first pair's cameras are the policy's (`--cameras`)."""
+    """Pairs of (LeRobot dataset, output directory); the first pair's cameras are the policy's (`--cameras`).
+    `--view-crf=N` encodes the other pairs (synthesized head views, whose own error dwarfs a codec's) at CRF N
+    to keep the pack within what travels to the GPU machine."""
     args = list(sys.argv[1:] if argv is None else argv)
-    cameras = ["head"]
-    if args and args[0].startswith("--cameras="):
-        cameras = args.pop(0).split("=", 1)[1].split(",")
+    options = {"cameras": "head", "view-crf": str(CRF)}
+    while args and args[0].startswith("--") and args[0][2:].split("=", 1)[0] in options:
+        key, value = args.pop(0)[2:].split("=", 1)
+        options[key] = value
+    cameras, view_crf = options["cameras"].split(","), int(options["view-crf"])
     if len(args) % 2:
-        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] DATASET OUT [DATASET OUT ...]")
+        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] [--view-crf=N] "
+                         "DATASET OUT [DATASET OUT ...]")
     for i in range(0, len(args), 2):
-        export_frames(load_lerobot(Path(args[i]), cameras if i == 0 else ["head"]), Path(args[i + 1]))
+        export_frames(load_lerobot(Path(args[i]), cameras if i == 0 else ["head"]), Path(args[i + 1]),
+                      crf=CRF if i == 0 else view_crf)
         print(f"{args[i]} -> {args[i + 1]}", flush=True)
 
 
