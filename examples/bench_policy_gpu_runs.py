@@ -10,7 +10,7 @@ import sys
 
 from omegaconf import OmegaConf
 
-from embodied_rerender.cli import load_config
+from embodied_rerender.config import load_config
 
 
 def main() -> None:

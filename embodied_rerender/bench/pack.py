@@ -7,8 +7,12 @@ mean, 2 / 255 max on a 96x72 one-arm episode) and `lowdim.npz` (state, action, e
 `import_frames(dir)` reads them back into a `Frames`; `tests/test_bench_policy.py` holds the round trip under
 1 / 255 on rendered frames.
 
-    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] RUN/demos/lerobot PACK/demos \
-        [RUN/views/warp/view_0 PACK/views/warp/view_0 ...]
+    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] [--views=N] RUN/demos/lerobot PACK/demos \
+        [RUN/views/warp PACK/views/warp ...]
+
+The first pair is the demonstrations (the policy's cameras); every later pair a views dataset (`views.write_views`),
+packed as one directory per view, `PACK/views/warp/view_<j>` (head only, keyed by the demonstrations' episodes),
+the first N views (default all), which `train_packs` reads.
 """
 
 from __future__ import annotations
@@ -66,16 +70,26 @@ def import_frames(root: Path) -> Frames:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Pairs of (LeRobot dataset, output directory); the first pair's cameras are the policy's (`--cameras`)."""
+    """Pairs of (dataset, output directory): the demonstrations first (`--cameras`), then views datasets."""
+    from .views import load_views, view_episodes
+
     args = list(sys.argv[1:] if argv is None else argv)
-    cameras = ["head"]
-    if args and args[0].startswith("--cameras="):
-        cameras = args.pop(0).split("=", 1)[1].split(",")
-    if len(args) % 2:
-        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] DATASET OUT [DATASET OUT ...]")
-    for i in range(0, len(args), 2):
-        export_frames(load_lerobot(Path(args[i]), cameras if i == 0 else ["head"]), Path(args[i + 1]))
-        print(f"{args[i]} -> {args[i + 1]}", flush=True)
+    options = {"cameras": "head", "views": None}
+    while args and args[0].startswith(("--cameras=", "--views=")):
+        key, _, value = args.pop(0)[2:].partition("=")
+        options[key] = value
+    if not args or len(args) % 2:
+        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] [--views=N] "
+                         "DEMOS OUT [VIEWS OUT ...]")
+    demos = Path(args[0])
+    export_frames(load_lerobot(demos, options["cameras"].split(",")), Path(args[1]))
+    print(f"{args[0]} -> {args[1]}", flush=True)
+    for i in range(2, len(args), 2):
+        views = Path(args[i])
+        count = int(options["views"]) if options["views"] else len(view_episodes(views, demos))
+        for j, frames in enumerate(load_views(views, demos, count)):
+            export_frames(frames, Path(args[i + 1]) / f"view_{j}")
+        print(f"{args[i]} -> {args[i + 1]}/view_0..{count - 1}", flush=True)
 
 
 if __name__ == "__main__":
