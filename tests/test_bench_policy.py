@@ -148,6 +148,9 @@ def test_small_end_to_end_through_the_cli(small_run):
     assert (out / "demos" / "lerobot" / "meta" / "info.json").is_file()
     info = json.loads((out / "views" / "warp" / "meta" / "info.json").read_text())
     assert info["total_episodes"] == 6 and "observation.images.head" in info["features"]  # 3 recorded + 3 views
+    demo_info = json.loads((out / "demos" / "lerobot" / "meta" / "info.json").read_text())
+    codec = [i["features"]["observation.images.head"]["info"] for i in (info, demo_info)]
+    assert [(c["video.codec"], c["video.pix_fmt"]) for c in codec] == [("h264", "yuv444p")] * 2  # demo_video
     assert (out / "success_vs_shift.png").stat().st_size > 0
 
 
@@ -156,7 +159,7 @@ def test_views_are_what_augment_writes(small_run):
     recorded offsets move the head camera in its image plane by at most max_translation_m and re-aim it at the
     point 0.6 m ahead (the evaluation shifts' geometry); `load_views` keys each by its demonstration's episode."""
     from embodied_rerender.bench.train import load_lerobot
-    from embodied_rerender.bench.views import episode_records, load_views
+    from embodied_rerender.bench.views import episode_records, load_views, write_views
     from embodied_rerender.io.lerobot import LeRobotReader
 
     views, demos = small_run / "views" / "warp", small_run / "demos" / "lerobot"
@@ -187,6 +190,9 @@ def test_views_are_what_augment_writes(small_run):
     assert (view.images["head"].float() - demo_frames.images["head"][rows].float()).abs().mean() > 2
     with pytest.raises(ValueError, match="holds 1 head views"):
         load_views(views, demos, 2)
+    before = (views / "report.json").stat().st_mtime_ns  # a complete views dataset is reused as it is
+    assert write_views(small_run / "demos" / "agibot", views, "warp", 1, 0.15) == views
+    assert (views / "report.json").stat().st_mtime_ns == before
 
 
 def test_expert_with_binary_gripper_commands_succeeds(env):
@@ -302,3 +308,21 @@ def test_rollouts_in_worker_processes_equal_the_serial_ones(env):
     serial = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0)
     parallel = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0, workers=2)
     assert serial == parallel
+
+
+def test_views_pack_per_view_and_train_from_packs(small_run, tmp_path):
+    """`bench.pack` writes a views dataset as one pack per view; `bench.train_packs` trains arm c from them."""
+    pytest.importorskip("cv2")
+    from omegaconf import OmegaConf
+
+    from embodied_rerender.bench.pack import main as pack
+    from embodied_rerender.bench.train_packs import train_runs
+    from embodied_rerender.config import load_config
+
+    pack([str(small_run / "demos" / "lerobot"), str(tmp_path / "demos"), str(small_run / "views" / "warp"),
+          str(tmp_path / "views" / "warp")])
+    assert sorted(p.name for p in (tmp_path / "views" / "warp").iterdir()) == ["view_0"]
+    options = OmegaConf.to_container(load_config("bench-policy", [f"output={small_run}", "views=1", "steps=3",
+                                                                  "batch=4", "progress=false"]), resolve=True)
+    (summary,) = train_runs(tmp_path, tmp_path / "out", {"c": {"arm": "c", "options": options}}).values()
+    assert summary["views"] == 1 and summary["head_replaced_share"] > 0
