@@ -92,7 +92,7 @@ def test_moving_the_head_camera_changes_the_view_and_nothing_else(env):
 
 
 def test_aimed_offset_keeps_the_look_at_point():
-    off = aimed_offset([0.1, -0.05, 0.0], look_m=0.6)
+    off = aimed_offset([0.1, -0.05, 0.0], aim_m=0.6)
     point = np.array([0.0, 0.0, 0.6])
     in_new = off[:3, :3].T @ (point - off[:3, 3])  # the point in the moved camera's frame
     assert np.allclose(in_new[:2], 0.0, atol=1e-9) and in_new[2] > 0
