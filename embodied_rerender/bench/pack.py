@@ -69,10 +69,19 @@ def import_frames(root: Path) -> Frames:
     return Frames(images, torch.from_numpy(low["state"]), torch.from_numpy(low["action"]), low["episode"], low["frame"])
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Pairs of (dataset, output directory): the demonstrations first (`--cameras`), then views datasets."""
+def export_views(views: Path, demos: Path, out: Path, count: int | None = None) -> int:
+    """Pack the first `count` views (default all) of the views dataset `views` as `out/view_<j>`, keyed by the
+    demonstrations' episodes in `demos`; returns how many."""
     from .views import load_views, view_episodes
 
+    count = count or len(view_episodes(views, demos))
+    for j, frames in enumerate(load_views(views, demos, count)):
+        export_frames(frames, out / f"view_{j}")
+    return count
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Pairs of (dataset, output directory): the demonstrations first (`--cameras`), then views datasets."""
     args = list(sys.argv[1:] if argv is None else argv)
     options = {"cameras": "head", "views": None}
     while args and args[0].startswith(("--cameras=", "--views=")):
@@ -85,10 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     export_frames(load_lerobot(demos, options["cameras"].split(",")), Path(args[1]))
     print(f"{args[0]} -> {args[1]}", flush=True)
     for i in range(2, len(args), 2):
-        views = Path(args[i])
-        count = int(options["views"]) if options["views"] else len(view_episodes(views, demos))
-        for j, frames in enumerate(load_views(views, demos, count)):
-            export_frames(frames, Path(args[i + 1]) / f"view_{j}")
+        count = export_views(Path(args[i]), demos, Path(args[i + 1]), int(options["views"] or 0) or None)
         print(f"{args[i]} -> {args[i + 1]}/view_0..{count - 1}", flush=True)
 
 
