@@ -13,46 +13,8 @@ from typing import Callable, NamedTuple
 
 from omegaconf import DictConfig, OmegaConf
 
+from .config import CONFIG_DIR, load_config
 from .errors import DatasetError
-
-CONFIG_DIR = Path(__file__).parent / "configs"
-
-
-# Keys whose values are paths: taken as given (spaces, non-ASCII letters, commas, quotes), not through Hydra's
-# override grammar, which would refuse them or read a comma as a sweep.
-PATH_KEYS = frozenset({"input", "output", "data", "ground_truth", "checkpoint", "poses", "loop_data", "init",
-                       "hybrid", "learned", "hybrid_loop", "learned_loop", "stream", "student", "teacher"})
-
-
-def split_paths(overrides: list[str]) -> tuple[list[str], dict[str, str]]:
-    """(`overrides` Hydra parses, {path key: value as given}); `null` stays with Hydra."""
-    rest, paths = [], {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if sep and key in PATH_KEYS and value != "null":
-            paths[key] = value
-        else:
-            rest.append(item)
-    return rest, paths
-
-
-def load_config(verb: str, overrides: list[str]) -> DictConfig:
-    """Compose `configs/<verb>.yaml` with `key=value` overrides (path values set verbatim afterwards)."""
-    from hydra import compose, initialize_config_dir
-
-    overrides, paths = split_paths(overrides)
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose(config_name=verb, overrides=overrides)
-    for key, value in paths.items():
-        if key not in cfg.keys():  # (`in` is False for a key still ???)
-            raise SystemExit(f"embodied-rerender {verb}: unknown key {key}= (see embodied-rerender {verb} --help)")
-        if not OmegaConf.is_missing(cfg, key) and OmegaConf.is_config(cfg[key]):  # a group (augment hybrid:)
-            raise SystemExit(f"embodied-rerender {verb}: {key}= is a group of options; set {key}.OPTION=... instead")
-        cfg[key] = value.replace("${", "\\${")  # a literal path, never an interpolation
-    missing = sorted(OmegaConf.missing_keys(cfg))
-    if missing:
-        raise SystemExit(f"embodied-rerender {verb}: missing required {', '.join(k + '=...' for k in missing)}")
-    return cfg
 
 
 def cmd_sample(cfg: DictConfig) -> int:
@@ -79,53 +41,22 @@ def cmd_inspect(cfg: DictConfig) -> int:
     return 2 if bad else 0
 
 
-def _launch(cfg: DictConfig) -> dict:
-    """The launcher keys of a convert/augment config, for `run_job`."""
-    if cfg.launcher not in ("local", "ray"):
-        raise DatasetError(f"unknown launcher={cfg.launcher}; use launcher=local or launcher=ray")
-    return {"launcher": cfg.launcher, "ray": OmegaConf.to_container(cfg.ray, resolve=True),
-            "overwrite": cfg.overwrite, "progress": cfg.progress}
-
-
 def cmd_convert(cfg: DictConfig) -> int:
-    from .pipeline.launch import Job, run_job
+    from .pipeline.launch import Job, launch_options, run_job
 
     options = OmegaConf.to_container(cfg.get(cfg.writer) or {}, resolve=True)
     job = Job(input=cfg.input, writer=cfg.writer, writer_options=options, reader=cfg.reader)
-    report = run_job(job, cfg.output, **_launch(cfg))
+    report = run_job(job, cfg.output, **launch_options(cfg))
     print(f"convert: {report.summary_line()}")
     for line in report.skip_lines():
         print(line)
     return 2 if report.skipped else 0
 
 
-def _generator_options(cfg: DictConfig) -> dict:
-    """The generator's option group; a top-level `checkpoint=` (a weights file or a `train` output) goes into it."""
-    options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
-    if cfg.get("checkpoint"):
-        if "checkpoint" not in options:
-            raise DatasetError(f"checkpoint= is for generator=hybrid, learned or stream, not generator={cfg.generator}")
-        options["checkpoint"] = cfg.checkpoint
-    return options
-
-
 def cmd_augment(cfg: DictConfig) -> int:
-    from .pipeline.augment import OUTPUT_MODES, AugmentConfig
-    from .pipeline.launch import Job, run_job
+    from .pipeline.launch import augment_job, launch_options, run_job
 
-    targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
-    options = {name: OmegaConf.to_container(cfg[name], resolve=True)
-               for name in ("virtual_wrist", "orbit", "loop", "head_shift")}
-    if cfg.output_mode not in OUTPUT_MODES:
-        raise DatasetError(f"unknown output_mode={cfg.output_mode}; choose from {', '.join(OUTPUT_MODES)}")
-    config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
-                           near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options,
-                           output_mode=cfg.output_mode, replace_camera=cfg.replace_camera,
-                           merge=bool(cfg.merge), merge_threshold=float(cfg.merge_threshold))
-    job = Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
-              reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
-              generator_options=_generator_options(cfg))
-    report = run_job(job, cfg.output, **_launch(cfg))
+    report = run_job(augment_job(cfg), cfg.output, **launch_options(cfg))
     print(f"augment: {report.summary_line()}")
     for entry in report.written:
         for name, score in entry.get("synthesized", {}).items():

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from embodied_rerender.cli import load_config
+from embodied_rerender.config import load_config
 
 
 def main() -> None:

@@ -188,6 +188,33 @@ def test_head_shift_targets_are_seeded_rigid_offsets_within_bounds(recorded):
         assert (t.trajectory.height, t.trajectory.width) == (head.height, head.width) and t.ground_truth is None
 
 
+def test_head_shift_aim_m_moves_in_the_image_plane_and_re_aims(recorded):
+    """`head_shift.aim_m`: the move lies in the camera's image plane, within max_translation_m, and the rotation
+    turns the optical axis onto the point aim_m ahead (bench-policy's geometry); the default draw is unchanged."""
+    from embodied_rerender.pipeline.targets import episode_seed, random_rigid_offset
+
+    a = recorded[SOURCES[0]]
+    options = {"head_shift": {"count": 3, "max_translation_m": 0.1, "aim_m": 0.6}}
+    aimed = build_targets(a, ["head_shift"], options, seed=0)
+    head = a.cameras["head"].trajectory
+    for t in aimed:
+        offset = np.array(t.info["offset"])
+        move = offset[:3, 3]
+        assert abs(move[2]) < 1e-12 and 0 < np.linalg.norm(move) <= 0.1 and t.info["aim_m"] == 0.6
+        in_new = offset[:3, :3].T @ (np.array([0.0, 0.0, 0.6]) - move)  # the aim point in the moved camera
+        np.testing.assert_allclose(in_new[:2], 0.0, atol=1e-9)
+        assert in_new[2] > 0 and 0 < t.info["rotation_deg"] < 10
+        np.testing.assert_allclose(t.trajectory.extrinsics, head.extrinsics @ offset)
+    assert len({json.dumps(t.info["offset"]) for t in aimed}) == 3
+    default = build_targets(a, ["head_shift"], {"head_shift": {"count": 3}}, seed=0)
+    rng = np.random.default_rng(episode_seed(0, a, "head_shift"))
+    for t in default:
+        np.testing.assert_array_equal(np.array(t.info["offset"]), random_rigid_offset(rng, 0.10, 10.0))
+        assert "aim_m" not in t.info
+    with pytest.raises(ValueError, match="aim_m must be > 0"):
+        build_targets(a, ["head_shift"], {"head_shift": {"aim_m": 0.0}})
+
+
 def test_bad_output_mode_and_replace_camera_are_clear_errors(source, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(_augment_args(source, out, "zarr", mode="sideways") + ["progress=false"]) == 1

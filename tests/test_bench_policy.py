@@ -92,7 +92,7 @@ def test_moving_the_head_camera_changes_the_view_and_nothing_else(env):
 
 
 def test_aimed_offset_keeps_the_look_at_point():
-    off = aimed_offset([0.1, -0.05, 0.0], look_m=0.6)
+    off = aimed_offset([0.1, -0.05, 0.0], aim_m=0.6)
     point = np.array([0.0, 0.0, 0.6])
     in_new = off[:3, :3].T @ (point - off[:3, 3])  # the point in the moved camera's frame
     assert np.allclose(in_new[:2], 0.0, atol=1e-9) and in_new[2] > 0
@@ -120,12 +120,18 @@ def test_expert_actions_are_the_recorded_actions(tmp_path):
     assert np.allclose(actions, recorded[:-1])
 
 
-def test_small_end_to_end_through_the_cli(tmp_path):
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """`bench-policy small=true arms=[a,c]`: its output directory."""
     from embodied_rerender.cli import main
 
-    out = tmp_path / "bench"
-    code = main(["bench-policy", f"output={out}", "small=true", "arms=[a,c]", "progress=false"])
-    assert code == 0
+    out = tmp_path_factory.mktemp("bench") / "bench"
+    assert main(["bench-policy", f"output={out}", "small=true", "arms=[a,c]", "progress=false"]) == 0
+    return out
+
+
+def test_small_end_to_end_through_the_cli(small_run):
+    out = small_run
     results = json.loads((out / "results.json").read_text())
     assert results["expert"]["n"] == 2 and results["expert"]["successes"] == 2
     assert set(results["arms"]) == {"a", "c"}
@@ -140,10 +146,53 @@ def test_small_end_to_end_through_the_cli(tmp_path):
     assert results["arms"]["c"]["train"]["views"] == 1 and results["arms"]["c"]["train"]["head_replaced_share"] > 0
     assert results["arms"]["a"]["train"]["head_replaced_share"] == 0
     assert (out / "demos" / "lerobot" / "meta" / "info.json").is_file()
-    view = out / "views" / "warp" / "view_0"
-    info = json.loads((view / "meta" / "info.json").read_text())
-    assert info["total_episodes"] == 3 and "observation.images.head" in info["features"]
+    info = json.loads((out / "views" / "warp" / "meta" / "info.json").read_text())
+    assert info["total_episodes"] == 6 and "observation.images.head" in info["features"]  # 3 recorded + 3 views
+    demo_info = json.loads((out / "demos" / "lerobot" / "meta" / "info.json").read_text())
+    codec = [i["features"]["observation.images.head"]["info"] for i in (info, demo_info)]
+    assert [(c["video.codec"], c["video.pix_fmt"]) for c in codec] == [("h264", "yuv444p")] * 2  # demo_video
     assert (out / "success_vs_shift.png").stat().st_size > 0
+
+
+def test_views_are_what_augment_writes(small_run):
+    """The benchmark's training views are `augment output_mode=episodes targets=[head_shift]`'s episodes: their
+    recorded offsets move the head camera in its image plane by at most max_translation_m and re-aim it at the
+    point 0.6 m ahead (the evaluation shifts' geometry); `load_views` keys each by its demonstration's episode."""
+    from embodied_rerender.bench.train import load_lerobot
+    from embodied_rerender.bench.views import episode_records, load_views, write_views
+    from embodied_rerender.io.lerobot import LeRobotReader
+
+    views, demos = small_run / "views" / "warp", small_run / "demos" / "lerobot"
+    report = json.loads((views / "report.json").read_text())
+    assert report["writer"] == "lerobot" and report["summary"]["skipped"] == 0
+    records = episode_records(views)
+    synthetic = [r for r in records if r.get("synthetic")]
+    assert len(synthetic) == 3 and [r["synthetic"]["target"] for r in synthetic] == ["head_shift_0"] * 3
+    reader = LeRobotReader(views)
+    recorded_index = {r["source_episode"]: r["episode_index"] for r in records if not r.get("synthetic")}
+    for r in synthetic:
+        syn = r["synthetic"]
+        assert (syn["generator"], syn["replaces"], syn["provenance"]["aim_m"]) == ("warp", "head", 0.6)
+        offset = np.array(syn["provenance"]["offset"])
+        t = offset[:3, 3]
+        assert abs(t[2]) < 1e-12 and np.linalg.norm(t) <= 0.15 + 1e-9  # bench-policy's max_translation_m
+        in_new = offset[:3, :3].T @ (np.array([0.0, 0.0, 0.6]) - t)  # the aim point in the moved camera's frame
+        assert np.allclose(in_new[:2], 0.0, atol=1e-9) and in_new[2] > 0
+        shifted = reader.read(reader.refs()[r["episode_index"]]).cameras["head"].trajectory.extrinsics
+        recorded = reader.read(reader.refs()[recorded_index[syn["source_episode"]]]).cameras["head"].trajectory.extrinsics
+        np.testing.assert_allclose(shifted, recorded @ offset, atol=1e-5)
+    demo_frames = load_lerobot(demos, ["head"])
+    (view,) = load_views(views, demos, 1)
+    assert sorted(set(view.episode.tolist())) == sorted(set(demo_frames.episode.tolist()))
+    key = demo_frames.key()
+    rows = [key[(int(e), int(f))] for e, f in zip(view.episode, view.frame)]
+    assert np.array_equal(view.state.numpy(), demo_frames.state[rows].numpy())
+    assert (view.images["head"].float() - demo_frames.images["head"][rows].float()).abs().mean() > 2
+    with pytest.raises(ValueError, match="holds 1 head views"):
+        load_views(views, demos, 2)
+    before = (views / "report.json").stat().st_mtime_ns  # a complete views dataset is reused as it is
+    assert write_views(small_run / "demos" / "agibot", views, "warp", 1, 0.15) == views
+    assert (views / "report.json").stat().st_mtime_ns == before
 
 
 def test_expert_with_binary_gripper_commands_succeeds(env):
@@ -259,3 +308,21 @@ def test_rollouts_in_worker_processes_equal_the_serial_ones(env):
     serial = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0)
     parallel = evaluate_policy(env, policy, 7, 2, [0.0, 10.0], 6, 0, workers=2)
     assert serial == parallel
+
+
+def test_views_pack_per_view_and_train_from_packs(small_run, tmp_path):
+    """`bench.pack` writes a views dataset as one pack per view; `bench.train_packs` trains arm c from them."""
+    pytest.importorskip("cv2")
+    from omegaconf import OmegaConf
+
+    from embodied_rerender.bench.pack import main as pack
+    from embodied_rerender.bench.train_packs import train_runs
+    from embodied_rerender.config import load_config
+
+    pack([str(small_run / "demos" / "lerobot"), str(tmp_path / "demos"), str(small_run / "views" / "warp"),
+          str(tmp_path / "views" / "warp")])
+    assert sorted(p.name for p in (tmp_path / "views" / "warp").iterdir()) == ["view_0"]
+    options = OmegaConf.to_container(load_config("bench-policy", [f"output={small_run}", "views=1", "steps=3",
+                                                                  "batch=4", "progress=false"]), resolve=True)
+    (summary,) = train_runs(tmp_path, tmp_path / "out", {"c": {"arm": "c", "options": options}}).values()
+    assert summary["views"] == 1 and summary["head_replaced_share"] > 0

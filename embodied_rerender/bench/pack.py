@@ -7,8 +7,13 @@ mean, 2 / 255 max on a 96x72 one-arm episode) and `lowdim.npz` (state, action, e
 `import_frames(dir)` reads them back into a `Frames`; `tests/test_bench_policy.py` holds the round trip under
 1 / 255 on rendered frames.
 
-    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] [--view-crf=10] RUN/demos/lerobot PACK/demos \
-        [RUN/views/warp/view_0 PACK/views/warp/view_0 ...]
+    python -m embodied_rerender.bench.pack [--cameras=head,hand_left] [--views=N] [--view-crf=10] \
+        RUN/demos/lerobot PACK/demos [RUN/views/warp PACK/views/warp ...]
+
+The first pair is the demonstrations (the policy's cameras); every later pair a views dataset (`views.write_views`),
+packed as one directory per view, `PACK/views/warp/view_<j>` (head only, keyed by the demonstrations' episodes),
+the first N views (default all), which `train_packs` reads. `--view-crf=N` encodes the views at CRF N (their own
+synthesis error dwarfs a codec's) to keep the pack within what travels to the GPU machine.
 """
 
 from __future__ import annotations
@@ -65,23 +70,34 @@ def import_frames(root: Path) -> Frames:
     return Frames(images, torch.from_numpy(low["state"]), torch.from_numpy(low["action"]), low["episode"], low["frame"])
 
 
+def export_views(views: Path, demos: Path, out: Path, count: int | None = None, crf: int = CRF) -> int:
+    """Pack the first `count` views (default all) of the views dataset `views` as `out/view_<j>` (H.264 at `crf`),
+    keyed by the demonstrations' episodes in `demos`; returns how many."""
+    from .views import load_views, view_episodes
+
+    count = count or len(view_episodes(views, demos))
+    for j, frames in enumerate(load_views(views, demos, count)):
+        export_frames(frames, out / f"view_{j}", crf=crf)
+    return count
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Pairs of (LeRobot dataset, output directory); the first pair's cameras are the policy's (`--cameras`).
-    `--view-crf=N` encodes the other pairs (synthesized head views, whose own error dwarfs a codec's) at CRF N
-    to keep the pack within what travels to the GPU machine."""
+    """Pairs of (dataset, output directory): the demonstrations first (`--cameras`), then views datasets."""
     args = list(sys.argv[1:] if argv is None else argv)
-    options = {"cameras": "head", "view-crf": str(CRF)}
-    while args and args[0].startswith("--") and args[0][2:].split("=", 1)[0] in options:
-        key, value = args.pop(0)[2:].split("=", 1)
+    options = {"cameras": "head", "views": None, "view-crf": str(CRF)}
+    while args and args[0].startswith(("--cameras=", "--views=", "--view-crf=")):
+        key, _, value = args.pop(0)[2:].partition("=")
         options[key] = value
-    cameras, view_crf = options["cameras"].split(","), int(options["view-crf"])
-    if len(args) % 2:
-        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] [--view-crf=N] "
-                         "DATASET OUT [DATASET OUT ...]")
-    for i in range(0, len(args), 2):
-        export_frames(load_lerobot(Path(args[i]), cameras if i == 0 else ["head"]), Path(args[i + 1]),
-                      crf=CRF if i == 0 else view_crf)
-        print(f"{args[i]} -> {args[i + 1]}", flush=True)
+    if not args or len(args) % 2:
+        raise SystemExit("usage: python -m embodied_rerender.bench.pack [--cameras=head,...] [--views=N] "
+                         "[--view-crf=N] DEMOS OUT [VIEWS OUT ...]")
+    demos = Path(args[0])
+    export_frames(load_lerobot(demos, options["cameras"].split(",")), Path(args[1]))
+    print(f"{args[0]} -> {args[1]}", flush=True)
+    for i in range(2, len(args), 2):
+        count = export_views(Path(args[i]), demos, Path(args[i + 1]), int(options["views"] or 0) or None,
+                             int(options["view-crf"]))
+        print(f"{args[i]} -> {args[i + 1]}/view_0..{count - 1}", flush=True)
 
 
 if __name__ == "__main__":

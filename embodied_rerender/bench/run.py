@@ -3,7 +3,8 @@ success under head-camera shifts. Writes under `output`:
 
 ```
 demos/agibot, demos/lerobot      the expert's episodes (AgiBot layout, then `convert`ed to LeRobot v3)
-views/<generator>/view_<j>       LeRobot datasets of the demos with a synthesized head camera
+views/<generator>                `augment output_mode=episodes targets=[head_shift]` of demos/agibot (LeRobot):
+                                 each demo as recorded + <id>__head_shift_<j>, its head camera synthesized
 arms/<arm>/policy.safetensors    the trained policy of each arm (+ .json config)
 arms/<arm>/videos/*.mp4          rollout videos (head | left wrist | right wrist)
 results.json, success_vs_shift.png
@@ -65,7 +66,7 @@ def run_bench(options: dict) -> dict:
     from .policy import BCPolicy
     from .rollout import evaluate_policy, wilson
     from .train import load_lerobot, train_policy
-    from .views import write_views
+    from .views import load_views, write_views
 
     o = options
     unknown = [a for a in o["arms"] if a not in ARMS]
@@ -98,10 +99,10 @@ def run_bench(options: dict) -> dict:
     for gen in sorted({ARMS[a]["generator"] for a in o["arms"]} - {None}):
         t0 = time.perf_counter()
         say(f"bench-policy: {o['views']} {gen} head views per demonstration (<= {o['max_translation_m']} m)", flush=True)
-        paths = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"],
-                            codec=lerobot_codec(o["demo_video"]))
+        path = write_views(raw, out / "views" / gen, gen, o["views"], o["max_translation_m"], o["seed"], o["device"],
+                           o["progress"], lerobot_codec(o["demo_video"]))
         if any(ARMS[a]["generator"] == gen for a in untrained):
-            views[gen] = [load_lerobot(p, ["head"]) for p in paths]
+            views[gen] = load_views(path, demos, o["views"])
         lap(f"views_{gen}_s", t0)
 
     env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], scene=o["scene"],

@@ -1,9 +1,10 @@
 """Training the BC policy on LeRobot datasets written by this project, read through lerobot's `LeRobotDataset`.
 
 Every arm uses the same policy, seed, step budget and batch size; arms differ only in what a sample may see:
-`crop_colour` (random shift crop + brightness / contrast on every camera) and `views` (LeRobot datasets of the
-same demonstrations with a synthesized head camera: with probability `view_rate` a sample's head image is
-replaced by the same frame from one of them, chosen uniformly).
+`crop_colour` (random shift crop + brightness / contrast on every camera) and `views` (the demonstrations' head
+camera synthesized from other viewpoints, one `Frames` per view keyed by the demonstrations' (episode, frame):
+`views.load_views`; with probability `view_rate` a sample's head image is replaced by the same frame from one of
+them, chosen uniformly).
 """
 
 from __future__ import annotations
@@ -35,10 +36,11 @@ class Frames:
         return {(int(e), int(f)): i for i, (e, f) in enumerate(zip(self.episode, self.frame))}
 
 
-def load_lerobot(root: Path, cameras: list[str]) -> Frames:
-    """Every frame of the LeRobot v3 dataset at `root`, read through `LeRobotDataset`: the tabular columns from
-    its `hf_dataset`, each episode's video frames decoded in one call of its video query (all of the episode's
-    timestamps at once: one seek and a forward decode, not one seek per frame as `ds[i]` would do)."""
+def load_lerobot(root: Path, cameras: list[str], episodes: set[int] | None = None) -> Frames:
+    """Every frame of the LeRobot v3 dataset at `root` (of the episode indices in `episodes`, when given), read
+    through `LeRobotDataset`: the tabular columns from its `hf_dataset`, each episode's video frames decoded in
+    one call of its video query (all of the episode's timestamps at once: one seek and a forward decode, not one
+    seek per frame as `ds[i]` would do)."""
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
     ds = LeRobotDataset(f"embodied-rerender/{Path(root).name}", root=root, video_backend="pyav")
@@ -49,6 +51,8 @@ def load_lerobot(root: Path, cameras: list[str]) -> Frames:
     images = {cam: [] for cam in cameras}
     order = []
     for ep in np.unique(episode):
+        if episodes is not None and int(ep) not in episodes:
+            continue
         rows = np.nonzero(episode == ep)[0]
         rows = rows[np.argsort(frame[rows])]
         order.append(rows)

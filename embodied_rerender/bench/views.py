@@ -1,76 +1,94 @@
-"""Novel head-camera viewpoints per demonstration, written as extra LeRobot episodes.
+"""Novel head-camera viewpoints per demonstration, written by `augment` itself.
 
-For each view index j, every demonstration is read from the AgiBot-layout input, its recorded head
-camera (RGB-D + poses) seeds the memory bank, a rigidly offset head trajectory (`shifts.sampled_offset`,
-drawn per episode and view) is synthesized by the chosen generator, and the episode is written with its
-`head` camera replaced by that synthesized view (same state, actions, task, wrist videos; provenance marks
-the camera as synthetic) through `run_episodes` and the LeRobot writer: one dataset per view index, as
-`augment output_mode=episodes replace_camera=head` would write them.
+`write_views` runs, in-process, what
+
+    embodied-rerender augment input=demos/agibot output=views/<generator> generator=<generator> \
+        targets=[head_shift] head_shift.count=<views> head_shift.max_translation_m=<m> head_shift.aim_m=0.6 \
+        output_mode=episodes replace_camera=head lerobot.vcodec=... lerobot.crf=... lerobot.pix_fmt=...
+
+runs (the same config, job and launcher): one LeRobot dataset holding, per demonstration, the recorded episode
+and its `<id>__head_shift_<j>` episodes, whose head camera is synthesized from the recorded head (RGB-D + poses)
+moved in its image plane and re-aimed at the point 0.6 m ahead (`shifts.LOOK_M`, the evaluation shifts' geometry).
+`load_views` reads it back as one `Frames` per view index j, keyed by the demonstration's episode index in the
+demos dataset (matched through the source ids the writer records in `meta/embodied_rerender.json`).
 """
 
 from __future__ import annotations
 
-import zlib
+import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ..episode import ArrayFrames, CameraStream, CameraTrajectory, Episode
-from .shifts import rotation_deg, sampled_offset
+from ..io.lerobot import SIDECAR
+from .shifts import LOOK_M
+from .train import Frames, load_lerobot
 
 
-class HeadShift:
-    """The per-episode transform for `run_episodes`: replaces `head` by view `view` of the episode."""
-
-    def __init__(self, synthesizer, view: int, max_translation_m: float, seed: int = 0):
-        self.synthesizer, self.view, self.max_translation_m, self.seed = synthesizer, view, max_translation_m, seed
-
-    def offset(self, episode_id: str) -> np.ndarray:
-        """`(4, 4)` this view's offset for the episode: one draw from (seed, episode, view)."""
-        rng = np.random.default_rng([self.seed, zlib.crc32(str(episode_id).encode()), self.view])
-        return sampled_offset(self.max_translation_m, rng)
-
-    def __call__(self, episode: Episode) -> tuple[Episode, dict]:
-        from ..generate import Target, run_autoregressive, seed_bank
-        from ..memory import MemoryBank
-
-        head = episode.cameras["head"]
-        offset = self.offset(episode.episode_id)
-        traj = head.trajectory
-        moved = CameraTrajectory(traj.extrinsics @ offset, traj.intrinsics, traj.height, traj.width)
-        bank = MemoryBank()
-        seed_bank(episode, ["head"], bank)
-        (step,) = run_autoregressive(bank, [Target("head_shift", moved, ground_truth=None)], self.synthesizer,
-                                     k=1, seed=self.seed + self.view, write_back=False)
-        info = {"offset": offset.tolist(), "translation_m": round(float(np.linalg.norm(offset[:3, 3])), 4),
-                "rotation_deg": round(rotation_deg(offset), 3), "view": self.view}
-        provenance = {"generator": self.synthesizer.name, "config": self.synthesizer.config(), "seed": self.seed,
-                      "sources": step.context, "replaces": "head", "synthetic_episode": True, **info}
-        episode.cameras["head"] = CameraStream("head", ArrayFrames(step.synthesis.frames), moved,
-                                               ArrayFrames(step.synthesis.depth), provenance)
-        episode.metadata = {**episode.metadata, "synthetic": {"replaced_camera": "head", **info}}
-        return episode, {"head_shift": {**info, "coverage": round(float(step.synthesis.covered.mean()), 4)}}
+def augment_overrides(raw: Path, out: Path, generator: str, count: int, max_translation_m: float, seed: int,
+                      device: str, progress: bool, codec: dict) -> list[str]:
+    """The `augment` command line (keys of configs/augment.yaml) that writes the views."""
+    return [f"input={raw}", f"output={out}", f"generator={generator}", "targets=[head_shift]",
+            f"head_shift.count={count}", f"head_shift.max_translation_m={max_translation_m}", f"head_shift.aim_m={LOOK_M}",
+            "output_mode=episodes", "replace_camera=head", f"seed={seed}", f"device={device}", "preview=false",
+            "overwrite=true", f"progress={str(progress).lower()}"] + [f"lerobot.{k}={v}" for k, v in codec.items()]
 
 
 def write_views(raw: Path, out: Path, generator: str, count: int, max_translation_m: float, seed: int = 0,
-                device: str = "cpu", progress: bool = False, codec: dict | None = None) -> list[Path]:
-    """`count` LeRobot datasets `out/view_<j>` of the demonstrations in `raw` with a synthesized head camera,
-    encoded with the LeRobot writer's `codec` options (`vcodec`, `crf`, `pix_fmt`; default its own).
-    A dataset already written is kept."""
-    from ..generate import get_synthesizer
-    from ..io import get_reader, get_writer
-    from ..pipeline.run import run_episodes
+                device: str = "cpu", progress: bool = False, codec: dict | None = None) -> Path:
+    """`out`: the demonstrations in `raw` (AgiBot layout) and `count` synthesized head views of each, as
+    `augment` writes them, encoded with the LeRobot writer's `codec` options (`vcodec`, `crf`, `pix_fmt`;
+    default its own). A complete dataset is kept; a killed one resumes (augment's manifest)."""
+    from ..config import load_config
+    from ..pipeline.launch import augment_job, launch_options, run_job
+    from ..pipeline.outputs import is_our_output
 
-    synthesizer = get_synthesizer(generator, device=device)
-    paths = []
-    for view in range(count):
-        path = out / f"view_{view}"
-        if not (path / "meta" / "info.json").is_file():
-            writer = get_writer("lerobot", repo_id=f"embodied-rerender/{out.name}_view_{view}", **(codec or {}))
-            report = run_episodes(get_reader("agibot", raw), writer, path,
-                                  HeadShift(synthesizer, view, max_translation_m, seed), overwrite=True,
-                                  progress=progress, input_name=str(raw))
-            if report.skipped:
-                raise RuntimeError(f"{generator} view {view}: {report.skip_lines()}")
-        paths.append(path)
-    return paths
+    if is_our_output(out):
+        return out
+    cfg = load_config("augment", augment_overrides(raw, out, generator, count, max_translation_m, seed, device,
+                                                   progress, codec or {}))
+    report = run_job(augment_job(cfg), cfg.output, **launch_options(cfg))
+    if report.skipped:
+        raise RuntimeError(f"{generator} views: {report.skip_lines()}")
+    return out
+
+
+def episode_records(root: Path) -> list[dict]:
+    """The writer's record of every episode of the LeRobot dataset at `root` (episode_index, source_episode,
+    task_id, and `synthetic` for an augmented one)."""
+    return json.loads((Path(root) / SIDECAR).read_text())["episodes"]
+
+
+def view_episodes(views: Path, demos: Path) -> dict[int, dict[int, int]]:
+    """View j -> {episode index in `views` -> the index of its source demonstration in `demos`}."""
+    demo_index = {(r["task_id"], r["source_episode"]): r["episode_index"] for r in episode_records(demos)}
+    out: dict[int, dict[int, int]] = {}
+    for r in episode_records(views):
+        syn = r.get("synthetic")
+        if not syn or not syn["target"].startswith("head_shift_"):
+            continue
+        source = (syn["source_task"], syn["source_episode"])
+        if source not in demo_index:
+            raise ValueError(f"{views}: episode {r['episode_index']} comes from {source}, not a demonstration of {demos}")
+        out.setdefault(int(syn["target"].rsplit("_", 1)[1]), {})[r["episode_index"]] = demo_index[source]
+    return out
+
+
+def load_views(views: Path, demos: Path, count: int) -> list[Frames]:
+    """The first `count` views of the dataset `write_views` wrote: per view a `Frames` of head images
+    (`(N, 3, H, W) uint8`) whose episode numbers are the demonstrations' indices in `demos` (as `view_rows`
+    matches them), only the synthetic episodes decoded."""
+    mapping = view_episodes(views, demos)
+    if len(mapping) < count:
+        raise ValueError(f"{views} holds {len(mapping)} head views per demonstration, the run asks for {count}; "
+                         "remove it to write them again")
+    wanted = [mapping[j] for j in range(count)]
+    frames = load_lerobot(views, ["head"], episodes={e for m in wanted for e in m})
+    out = []
+    for m in wanted:
+        rows = torch.from_numpy(np.isin(frames.episode, list(m)))
+        episode = np.array([m[int(e)] for e in frames.episode[rows.numpy()]], dtype=np.int64)
+        out.append(Frames({"head": frames.images["head"][rows]}, frames.state[rows], frames.action[rows], episode,
+                          frames.frame[rows.numpy()]))
+    return out

@@ -2,7 +2,7 @@
 
 Pure functions over batched torch tensors (CPU or CUDA, any float dtype). Conventions follow
 design.md §4: OpenCV camera axes, camera-to-world 4x4 extrinsics in metres, K in pixels with pixel
-centres at integer coordinates.
+centres at integer coordinates. `offsets` (re-aimed rigid camera offsets) is numpy, for target builders.
 """
 
 from .camera import (camera_centers, crop_intrinsics, invert_pose, look_at, pixel_grid, project,

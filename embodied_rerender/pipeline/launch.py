@@ -85,6 +85,49 @@ def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | N
     raise ValueError(f"unknown launcher {launcher!r}; use local or ray")
 
 
+def launch_options(cfg) -> dict:
+    """The launcher keys of a composed convert / augment config (`config.load_config`), for `run_job`."""
+    from omegaconf import OmegaConf
+
+    if cfg.launcher not in ("local", "ray"):
+        raise DatasetError(f"unknown launcher={cfg.launcher}; use launcher=local or launcher=ray")
+    return {"launcher": cfg.launcher, "ray": OmegaConf.to_container(cfg.ray, resolve=True),
+            "overwrite": cfg.overwrite, "progress": cfg.progress}
+
+
+def generator_options(cfg) -> dict:
+    """The generator's option group; a top-level `checkpoint=` (a weights file or a `train` output) goes into it."""
+    from omegaconf import OmegaConf
+
+    options = OmegaConf.to_container(cfg.get(cfg.generator) or {}, resolve=True)
+    if cfg.get("checkpoint"):
+        if "checkpoint" not in options:
+            raise DatasetError(f"checkpoint= is for generator=hybrid, learned or stream, not generator={cfg.generator}")
+        options["checkpoint"] = cfg.checkpoint
+    return options
+
+
+def augment_job(cfg) -> Job:
+    """The `augment` job of a composed augment config (configs/augment.yaml): what `embodied-rerender augment`
+    runs, and what code that augments in-process (the policy benchmark's views) runs the same way."""
+    from omegaconf import OmegaConf
+
+    from .augment import OUTPUT_MODES, AugmentConfig
+
+    targets = [cfg.targets] if isinstance(cfg.targets, str) else list(cfg.targets)
+    options = {name: OmegaConf.to_container(cfg[name], resolve=True)
+               for name in ("virtual_wrist", "orbit", "loop", "head_shift")}
+    if cfg.output_mode not in OUTPUT_MODES:
+        raise DatasetError(f"unknown output_mode={cfg.output_mode}; choose from {', '.join(OUTPUT_MODES)}")
+    config = AugmentConfig(targets=targets, sources=list(cfg.sources), k=cfg.k, retrieval=cfg.retrieval, seed=cfg.seed,
+                           near=cfg.near, far=cfg.far, samples=cfg.samples, preview=cfg.preview, target_options=options,
+                           output_mode=cfg.output_mode, replace_camera=cfg.replace_camera,
+                           merge=bool(cfg.merge), merge_threshold=float(cfg.merge_threshold))
+    return Job(input=cfg.input, writer=cfg.writer, writer_options=OmegaConf.to_container(cfg[cfg.writer], resolve=True),
+               reader=cfg.reader, generator=cfg.generator, device=cfg.device, augment=config,
+               generator_options=generator_options(cfg))
+
+
 @dataclass
 class RayOptions:
     """The `ray:` config group (see configs/convert.yaml)."""

@@ -94,27 +94,35 @@ def loop(episode: Episode, kind: str = "head_gripper_head", source: str = "head"
 
 
 def head_shift(episode: Episode, count: int = 4, max_translation_m: float = 0.10, max_rotation_deg: float = 10.0,
-               source: str = "head", seed: int = 0, **_) -> list[Target]:
+               source: str = "head", seed: int = 0, aim_m: float | None = None, **_) -> list[Target]:
     """`head_shift_<i>`, i < `count`: the `source` camera's trajectory under one rigid offset each (in the
     camera's own OpenCV frame), the viewpoint augmentation a policy is trained with: a translation of
     uniformly random direction and length in [0, `max_translation_m`] and a rotation about a random axis by
-    an angle in [0, `max_rotation_deg`]. Drawn from `seed` and the episode's ids, so a rerun (or a resumed
-    run) makes the same shifts, and different episodes get different ones. Same intrinsics and size."""
+    an angle in [0, `max_rotation_deg`]. With `aim_m` (metres) the move is in the image plane instead (random
+    direction) and the rotation re-aims the optical axis at the point `aim_m` ahead (`geometry.offsets`, as the
+    policy benchmark's camera shifts; `max_rotation_deg` unused). Drawn from `seed` and the episode's ids, so a
+    rerun (or a resumed run) makes the same shifts, and different episodes get different ones. Same intrinsics
+    and size."""
+    from ..geometry.offsets import rotation_deg, sampled_offset
+
     cam = episode.cameras.get(source)
     if cam is None or cam.trajectory is None:
         return []
     if count < 0 or max_translation_m < 0 or max_rotation_deg < 0:
         raise ValueError(f"head_shift: count, max_translation_m and max_rotation_deg must be >= 0, got "
                          f"{count}, {max_translation_m}, {max_rotation_deg}")
+    if aim_m is not None and aim_m <= 0:
+        raise ValueError(f"head_shift: aim_m must be > 0 (metres ahead) or null, got {aim_m}")
     rng = np.random.default_rng(episode_seed(seed, episode, "head_shift"))
     targets = []
     for i in range(count):
-        offset = random_rigid_offset(rng, max_translation_m, max_rotation_deg)
+        offset = (random_rigid_offset(rng, max_translation_m, max_rotation_deg) if aim_m is None
+                  else sampled_offset(max_translation_m, rng, aim_m))
         c2w = cam.trajectory.extrinsics @ offset
         traj = CameraTrajectory(c2w, cam.trajectory.intrinsics, cam.trajectory.height, cam.trajectory.width)
         info = {"shifted": source, "offset": offset.tolist(),
                 "translation_m": round(float(np.linalg.norm(offset[:3, 3])), 6),
-                "rotation_deg": round(float(np.degrees(np.arccos(np.clip((np.trace(offset[:3, :3]) - 1) / 2, -1, 1)))), 6)}
+                "rotation_deg": round(rotation_deg(offset), 6), **({"aim_m": aim_m} if aim_m is not None else {})}
         targets.append(Target(f"head_shift_{i}", traj, info=info))
     return targets
 
