@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
 import numpy as np
 import pytest
+import torch
 from agibot_fixtures import make_episode
 
 from embodied_rerender.episode import ArrayFrames, CameraStream
@@ -127,6 +129,55 @@ def test_episode_index_equals_lerobots_own_loader(converted):
     assert ours.column_names == theirs.column_names and ours.features == theirs.features
     assert ours.to_pandas().equals(theirs.to_pandas())
     assert not any(c.startswith("stats/") for c in ours.column_names)
+
+
+def _video_files(root) -> dict:
+    """relative path -> decoded `(N, H, W, 3) uint8` frames of every video file of a LeRobot dataset."""
+    from embodied_rerender.video import VideoReader
+
+    out = {}
+    for p in sorted((root / "videos").rglob("*.mp4")):
+        reader = VideoReader(p)
+        out[str(p.relative_to(root))] = reader.read(list(range(reader.num_frames)))
+    return out
+
+
+@pytest.mark.parametrize("file_mb", [None, 0.0025])
+def test_merge_joins_each_video_file_once_with_lerobots_result(source, tmp_path, file_mb):
+    """The deferred concatenation gives lerobot's own aggregate: the same video files and episode index. With a
+    size limit small enough to rotate files (0.0025 MB: about two of these 1.1 KB episodes), ours judges a file's
+    size by the sum of its parts, an upper bound of the joined file, so it may start new files sooner than
+    lerobot does; every file stays under the limit and every episode reads back the same frames."""
+    from lerobot.datasets.aggregate import aggregate_datasets
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from embodied_rerender.io.lerobot import _one_concatenation_per_video_file, load_episode_index
+
+    reader, writer = AgiBotReader(source), LeRobotWriter(repo_id="test/m")
+    dirs = []
+    for i, ref in enumerate(list(reader.refs()) * 2):
+        dirs.append(tmp_path / f"staged_{i}")
+        writer.write_episode(reader.read(ref), dirs[-1])
+    outs = {}
+    for name, deferred in (("lerobot", False), ("ours", True)):
+        outs[name] = tmp_path / name
+        with _one_concatenation_per_video_file() if deferred else contextlib.nullcontext():
+            aggregate_datasets(repo_ids=[f"test/m_{i}" for i in range(len(dirs))], aggr_repo_id="test/m", roots=dirs,
+                               aggr_root=outs[name], video_files_size_in_mb=file_mb)
+    theirs, ours = _video_files(outs["lerobot"]), _video_files(outs["ours"])
+    if file_mb is None:
+        assert theirs.keys() == ours.keys() and len(ours) == 3
+        for key in theirs:
+            np.testing.assert_array_equal(ours[key], theirs[key])
+        assert load_episode_index(outs["ours"]).to_pandas().equals(load_episode_index(outs["lerobot"]).to_pandas())
+        return
+    assert len(ours) > 3 and all(p.stat().st_size <= file_mb * 1024**2 for p in (outs["ours"] / "videos").rglob("*.mp4"))
+    a, b = (LeRobotDataset("test/m", root=outs[n], video_backend="pyav") for n in ("lerobot", "ours"))
+    assert len(a) == len(b) == 42
+    for i in range(len(a)):
+        for cam in ("head", "hand_left", "hand_right"):
+            key = f"observation.images.{cam}"
+            assert torch.equal(a[i][key], b[i][key]), (i, cam)
 
 
 def test_only_policy_features_use_policy_prefixes(converted):
