@@ -1,7 +1,7 @@
 """Seconds to join N staged one-episode LeRobot datasets into one (`LeRobotWriter.merge`), against the same
 lerobot `aggregate_datasets` call with lerobot's own metadata loading, in the same run on the same episodes.
 
-    python benchmarks/lerobot_merge.py [--input AGIBOT_ROOT] [--episodes 20] [--frames 60] [--width 96]
+    python benchmarks/lerobot_merge.py [--input AGIBOT_ROOT] [--episodes N] [--frames 60] [--width 96]
                                        [--height 72] [--small]
 
 Without --input it first writes sample episodes (AgiBot layout, 3 cameras + head depth, the benchmark-policy
@@ -13,7 +13,8 @@ pipeline's per-episode step, not timed). Figures (one JSON object per line on st
   lerobot.merge           `LeRobotWriter.merge`: the same call, `meta/episodes` read with `load_episode_index`
                           (pyarrow, the stats columns left out); `ratio` = baseline seconds / ours (>1: faster)
 
-Both outputs are compared (same info.json totals and the same frames table) before anything is printed.
+Both outputs are compared (same info.json totals, the same frames table and the same decoded video frames)
+before anything is printed.
 --small: 3 episodes of 20 frames at 64x48 (a smoke check for the test suite; its figures mean nothing).
 """
 
@@ -35,13 +36,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from timing import timed  # noqa: E402
 
 
-def stage(root: Path, tmp: Path, writer) -> list[Path]:
-    """Every episode of the AgiBot dataset at `root` as a one-episode LeRobot dataset under `tmp`."""
+def stage(root: Path, tmp: Path, writer, limit: int | None = None) -> list[Path]:
+    """The first `limit` (default every) episodes of the AgiBot dataset at `root`, each as a one-episode LeRobot
+    dataset under `tmp`."""
     from embodied_rerender.io.agibot import AgiBotReader
 
     reader = AgiBotReader(root)
     dirs = []
-    for i, ref in enumerate(reader.refs()):
+    for i, ref in enumerate(reader.refs()[:limit]):
         dirs.append(tmp / f"staged_{i}")
         writer.write_episode(reader.read(ref), dirs[-1])
     return dirs
@@ -64,12 +66,29 @@ def same_dataset(a: Path, b: Path) -> None:
     ta, tb = (pd.concat([pd.read_parquet(f) for f in sorted((p / "data").rglob("*.parquet"))]) for p in (a, b))
     if not ta.reset_index(drop=True).equals(tb.reset_index(drop=True)):
         raise RuntimeError("merged datasets differ in their frames table")
+    for camera in sorted(d.name for d in (a / "videos").iterdir()):
+        fa, fb = (decoded_frames(p / "videos" / camera) for p in (a, b))
+        if fa.shape != fb.shape or not (fa == fb).all():
+            raise RuntimeError(f"merged datasets differ in the decoded frames of {camera}")
+
+
+def decoded_frames(camera_dir: Path):
+    """Every frame of a camera's video files, in file order: `(N, H, W, 3) uint8` (where lerobot starts a new
+    file may differ between the two merges; the frame sequence may not)."""
+    import av
+    import numpy as np
+
+    frames = []
+    for path in sorted(camera_dir.rglob("*.mp4")):
+        with av.open(str(path)) as container:
+            frames += [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    return np.stack(frames)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", type=Path)
-    ap.add_argument("--episodes", type=int, default=20)
+    ap.add_argument("--episodes", type=int, help="episodes rendered (default 20) or taken from --input (default all)")
     ap.add_argument("--frames", type=int, default=60)
     ap.add_argument("--width", type=int, default=96)
     ap.add_argument("--height", type=int, default=72)
@@ -86,10 +105,10 @@ def main() -> None:
         root = args.input
         if root is None:
             root = tmp / "agibot"
-            write_sample_dataset(root, episodes=args.episodes, frames=args.frames, width=args.width,
+            write_sample_dataset(root, episodes=args.episodes or 20, frames=args.frames, width=args.width,
                                  height=args.height, progress=False, scene="one_arm")
         writer = LeRobotWriter(repo_id="bench/merge")
-        dirs = stage(root, tmp, writer)
+        dirs = stage(root, tmp, writer, args.episodes)
         base_s, _ = timed(lambda: baseline_merge(writer, dirs, tmp / "baseline"))
         ours_s, _ = timed(lambda: writer.merge(dirs, tmp / "ours"))
         same_dataset(tmp / "baseline", tmp / "ours")
