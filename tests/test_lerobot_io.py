@@ -7,6 +7,7 @@ import json
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from agibot_fixtures import make_episode
@@ -142,16 +143,24 @@ def _video_files(root) -> dict:
     return out
 
 
+@contextlib.contextmanager
+def _deferred():
+    from embodied_rerender.io.lerobot import _one_concatenation_per_video_file, _one_write_per_parquet_file
+
+    with _one_concatenation_per_video_file(), _one_write_per_parquet_file():
+        yield
+
+
 @pytest.mark.parametrize("file_mb", [None, 0.0025])
 def test_merge_joins_each_video_file_once_with_lerobots_result(source, tmp_path, file_mb):
-    """The deferred concatenation gives lerobot's own aggregate: the same video files and episode index. With a
-    size limit small enough to rotate files (0.0025 MB: about two of these 1.1 KB episodes), ours judges a file's
+    """The deferred concatenation and parquet writes give lerobot's own aggregate: the same video files, frames
+    table and episode index. With a size limit small enough to rotate files (0.0025 MB: about two of these 1.1 KB episodes), ours judges a file's
     size by the sum of its parts, an upper bound of the joined file, so it may start new files sooner than
     lerobot does; every file stays under the limit and every episode reads back the same frames."""
     from lerobot.datasets.aggregate import aggregate_datasets
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from embodied_rerender.io.lerobot import _one_concatenation_per_video_file, load_episode_index
+    from embodied_rerender.io.lerobot import load_episode_index
 
     reader, writer = AgiBotReader(source), LeRobotWriter(repo_id="test/m")
     dirs = []
@@ -161,10 +170,13 @@ def test_merge_joins_each_video_file_once_with_lerobots_result(source, tmp_path,
     outs = {}
     for name, deferred in (("lerobot", False), ("ours", True)):
         outs[name] = tmp_path / name
-        with _one_concatenation_per_video_file() if deferred else contextlib.nullcontext():
+        with _deferred() if deferred else contextlib.nullcontext():
             aggregate_datasets(repo_ids=[f"test/m_{i}" for i in range(len(dirs))], aggr_repo_id="test/m", roots=dirs,
                                aggr_root=outs[name], video_files_size_in_mb=file_mb)
     theirs, ours = _video_files(outs["lerobot"]), _video_files(outs["ours"])
+    tables = [pd.concat([pd.read_parquet(f) for f in sorted((outs[n] / "data").rglob("*.parquet"))], ignore_index=True)
+              for n in ("lerobot", "ours")]
+    pd.testing.assert_frame_equal(tables[1], tables[0])
     if file_mb is None:
         assert theirs.keys() == ours.keys() and len(ours) == 3
         for key in theirs:
