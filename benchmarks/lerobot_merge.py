@@ -75,14 +75,12 @@ def same_dataset(a: Path, b: Path) -> None:
 def decoded_frames(camera_dir: Path):
     """Every frame of a camera's video files, in file order: `(N, H, W, 3) uint8` (where lerobot starts a new
     file may differ between the two merges; the frame sequence may not)."""
-    import av
     import numpy as np
 
-    frames = []
-    for path in sorted(camera_dir.rglob("*.mp4")):
-        with av.open(str(path)) as container:
-            frames += [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    return np.stack(frames)
+    from embodied_rerender.video import VideoReader
+
+    readers = [VideoReader(p) for p in sorted(camera_dir.rglob("*.mp4"))]
+    return np.concatenate([r.read(list(range(r.num_frames))) for r in readers])
 
 
 def main() -> None:

@@ -143,24 +143,16 @@ def _video_files(root) -> dict:
     return out
 
 
-@contextlib.contextmanager
-def _deferred():
-    from embodied_rerender.io.lerobot import _one_concatenation_per_video_file, _one_write_per_parquet_file
-
-    with _one_concatenation_per_video_file(), _one_write_per_parquet_file():
-        yield
-
-
 @pytest.mark.parametrize("file_mb", [None, 0.0025])
 def test_merge_joins_each_video_file_once_with_lerobots_result(source, tmp_path, file_mb):
     """The deferred concatenation and parquet writes give lerobot's own aggregate: the same video files, frames
-    table and episode index. With a size limit small enough to rotate files (0.0025 MB: about two of these 1.1 KB episodes), ours judges a file's
-    size by the sum of its parts, an upper bound of the joined file, so it may start new files sooner than
+    table and episode index. With a size limit small enough to rotate files (0.0025 MB: about two of these
+    1.1 KB episodes), ours judges a file's size by the sum of its parts, an upper bound of the joined file, so it may start new files sooner than
     lerobot does; every file stays under the limit and every episode reads back the same frames."""
     from lerobot.datasets.aggregate import aggregate_datasets
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from embodied_rerender.io.lerobot import load_episode_index
+    from embodied_rerender.io.lerobot import _deferred_appends, load_episode_index
 
     reader, writer = AgiBotReader(source), LeRobotWriter(repo_id="test/m")
     dirs = []
@@ -170,7 +162,7 @@ def test_merge_joins_each_video_file_once_with_lerobots_result(source, tmp_path,
     outs = {}
     for name, deferred in (("lerobot", False), ("ours", True)):
         outs[name] = tmp_path / name
-        with _deferred() if deferred else contextlib.nullcontext():
+        with _deferred_appends() if deferred else contextlib.nullcontext():
             aggregate_datasets(repo_ids=[f"test/m_{i}" for i in range(len(dirs))], aggr_repo_id="test/m", roots=dirs,
                                aggr_root=outs[name], video_files_size_in_mb=file_mb)
     theirs, ours = _video_files(outs["lerobot"]), _video_files(outs["ours"])

@@ -276,7 +276,7 @@ class LeRobotWriter:
 
         if not episode_dirs:
             raise DatasetError("no episodes to merge")
-        with _fast_episode_index(), _one_concatenation_per_video_file(), _one_write_per_parquet_file():
+        with _fast_episode_index(), _deferred_appends():
             aggregate_datasets(repo_ids=[f"{self.repo_id}_{i}" for i in range(len(episode_dirs))],
                                aggr_repo_id=self.repo_id, roots=[Path(d) for d in episode_dirs], aggr_root=Path(out))
         records, provenance = [], {}
@@ -320,13 +320,18 @@ def _fast_episode_index():
 
 
 @contextlib.contextmanager
-def _one_concatenation_per_video_file():
-    """While active, lerobot's aggregate joins each destination video file once, at the end, instead of
-    re-muxing the whole growing file for every source episode appended to it (quadratic: 300 one-arm demos
-    at 96x72 took 316 s in that loop, and 1,200 episodes would re-mux about 170 GB per camera).
+def _deferred_appends():
+    """While active, lerobot's aggregate joins each destination file once, after a successful aggregate, instead
+    of rewriting the whole growing file for every source episode appended to it (quadratic in the episode count;
+    `benchmarks/lerobot_merge.py` measures the merge against lerobot's own)."""
+    with _one_concatenation_per_video_file(), _one_write_per_parquet_file():
+        yield
 
-    aggregate_videos appends with `concatenate_video_files([dst, src], dst)` and decides when to start a new
-    file from `get_file_size_in_mb(dst)`; both are replaced in its namespace: the append is recorded, and the
+
+@contextlib.contextmanager
+def _one_concatenation_per_video_file():
+    """Videos: aggregate_videos appends with `concatenate_video_files([dst, src], dst)` and decides when to start
+    a new file from `get_file_size_in_mb(dst)`; both are replaced in its namespace: the append is recorded, and the
     size of a destination with recorded appends is the sum of its parts, an upper bound of the joined file (one
     set of container headers instead of several), so a file can start sooner than lerobot would start it but
     never exceeds the limit. Offsets and durations are computed from the sources and kept in memory by lerobot,
@@ -334,6 +339,7 @@ def _one_concatenation_per_video_file():
     from lerobot.datasets import aggregate
 
     pending: dict[Path, list[Path]] = {}
+    pending_mb: dict[Path, float] = {}
     saved = aggregate.concatenate_video_files, aggregate.get_file_size_in_mb
 
     def record(inputs, output, overwrite: bool = True) -> None:
@@ -343,10 +349,10 @@ def _one_concatenation_per_video_file():
             saved[0](inputs, output, overwrite)
             return
         pending.setdefault(output, []).extend(rest)
+        pending_mb[output] = pending_mb.get(output, 0.0) + sum(p.stat().st_size for p in rest) / 1024**2
 
     def size_mb(path) -> float:
-        extra = sum(p.stat().st_size for p in pending.get(Path(path), ())) / 1024**2
-        return saved[1](path) + extra
+        return saved[1](path) + pending_mb.get(Path(path), 0.0)
 
     aggregate.concatenate_video_files, aggregate.get_file_size_in_mb = record, size_mb
     try:
@@ -359,11 +365,8 @@ def _one_concatenation_per_video_file():
 
 @contextlib.contextmanager
 def _one_write_per_parquet_file():
-    """While active, lerobot's aggregate writes each destination parquet file (`data/`, `meta/episodes/`) once,
-    at the end, instead of reading the whole file back and rewriting it for every source episode (quadratic
-    like the videos: the copy loop slowed from 2.1 to 1.1 episodes/s over 300 demos with the videos deferred).
-
-    `append_or_create_parquet_file` is replaced in aggregate's namespace: a file is created as lerobot creates
+    """Parquet files (`data/`, `meta/episodes/`), which lerobot reads back and rewrites whole for every source
+    episode: `append_or_create_parquet_file` is replaced in aggregate's namespace: a file is created as lerobot creates
     it; an append is kept in memory; the size that decides a new file is the file's plus its pending sources'
     (lerobot's own measure, uncompressed parquet size, of each part). Frames tables without images only:
     with image columns lerobot's function runs as is."""
