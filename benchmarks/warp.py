@@ -91,6 +91,22 @@ def numpy_point_splat(views, target, frames: int) -> np.ndarray:
     return out
 
 
+def profile_view(synth, views, target, device: torch.device, rows: int = 30) -> None:
+    """One view under torch.profiler; the ops with the most device (or CPU) time, and the launch count, to stderr."""
+    from torch.profiler import ProfilerActivity, profile
+
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        synth.synthesize(views, target, 0)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=rows, max_name_column_width=60)
+    launches = sum(e.count for e in prof.key_averages() if e.key in ("cudaLaunchKernel", "cuLaunchKernel",
+                                                                      "cudaLaunchKernelExC"))
+    print(table, f"kernel launches: {launches}", file=sys.stderr, sep="\n", flush=True)
+
+
 def main() -> None:
     from embodied_rerender.generate.warp import WarpSynthesizer
     from embodied_rerender.render.kernels import available_backends
@@ -106,6 +122,8 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", help="splat kernel: auto, triton, numba, torch")
     ap.add_argument("--baseline-frames", type=int, default=None, help="frames the numpy baseline runs (default: all)")
     ap.add_argument("--small", action="store_true", help="tiny sizes, one repeat (smoke check)")
+    ap.add_argument("--profile", action="store_true",
+                    help="after the timed runs, one more view under torch.profiler: its top ops go to stderr")
     args = ap.parse_args()
     if args.small:
         args.size, args.frames, args.k, args.repeat, args.warmup = "48x64", 4, 2, 1, 1
@@ -130,6 +148,8 @@ def main() -> None:
         t0 = time.perf_counter()
         base = numpy_point_splat(views, target, n_base)
         base_runs.append((time.perf_counter() - t0) / n_base)
+    if args.profile:
+        profile_view(synth, views, target, device)
     sec, base_s = statistics.median(runs), statistics.median(base_runs)
     peak = {"peak_gpu_mb": round(torch.cuda.max_memory_allocated(device) / 1e6)} if device.type == "cuda" else {}
     fps = args.frames / sec

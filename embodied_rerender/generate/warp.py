@@ -74,7 +74,7 @@ class WarpSynthesizer:
         """`parts`: the robot's own parts per target frame (their masked pixels over the warp, source points
         landing in the mask dropped; :func:`~..render.prior.warp_prior`)."""
         from ..render import temporal_fill
-        from ..render.prior import warp_prior
+        from ..render.prior import to_uint8, warp_frames, warp_prior
         from ..render.self_parts import PartsOverlay, composite
 
         views = [v for v in context if v.depth is not None]
@@ -105,20 +105,22 @@ class WarpSynthesizer:
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
             chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None
-            out = warp_prior(images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w),
-                             max_splat=self.max_splat, backend=self.backend, channels_last=True, fill=spatial,
-                             depth_aware=self.depth_aware, parts=chunk_parts)
-            covered[lo:hi], depth[lo:hi] = out.covered, out.depth
+            cams = (images, depths, ks, poses, tgt_k[lo:hi], tgt_c2w[lo:hi], (h, w))
             if spatial:
-                frames[lo:hi] = _to_uint8(out.image)
+                out = warp_frames(*cams, max_splat=self.max_splat, backend=self.backend,
+                                  depth_aware=self.depth_aware, parts=chunk_parts)
+                frames[lo:hi] = out.image
             else:
+                out = warp_prior(*cams, max_splat=self.max_splat, backend=self.backend, channels_last=True,
+                                 fill=False, depth_aware=self.depth_aware, parts=chunk_parts)
                 raw[lo:hi] = out.image
+            covered[lo:hi], depth[lo:hi] = out.covered, out.depth
         if not spatial:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
             if own:  # after the fill, as warp_prior does with its spatial fill
                 image, filled_depth, covered = composite(image, filled_depth, covered, own)
-            frames, depth = _to_uint8(image), filled_depth
+            frames, depth = to_uint8(image), filled_depth
         frames, covered = _download(frames, covered)
         return Synthesis(frames, lambda: _download(depth)[0], covered)  # depth copied back only when read
 
@@ -149,11 +151,6 @@ def _download(*tensors: torch.Tensor) -> list[np.ndarray]:
 
 def _to(a: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32).to(device)
-
-
-def _to_uint8(image: torch.Tensor) -> torch.Tensor:
-    """``(B, 3, H, W)`` float in [0, 1] -> ``(B, H, W, 3)`` uint8, on the image's device."""
-    return (image.clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def _upload(view: View, device: torch.device) -> tuple:

@@ -123,11 +123,18 @@ def _upsample_far(coarse: Tensor, have: Tensor, size, far: int, rel: float) -> t
     return _far_taps(taps, far, rel)
 
 
-def _compiled_fill():
-    """The numba far push-pull (render/kernels.py) when numba is installed, else None."""
-    from . import kernels
+def _compiled_fill(device: torch.device):
+    """The compiled far push-pull for `device`: numba on CPU (render/kernels.py), Triton on CUDA
+    (render/triton_kernels.py), or None where that is not installed."""
+    if device.type == "cpu":
+        from . import kernels
 
-    return kernels.far_push_pull_numba if kernels._numba_fill() is not None else None
+        return kernels.far_push_pull_numba if kernels._numba_fill() is not None else None
+    if device.type == "cuda":
+        from . import triton_kernels
+
+        return triton_kernels.far_push_pull if triton_kernels.available() else None
+    return None
 
 
 def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = True) -> tuple[Tensor, Tensor]:
@@ -138,8 +145,8 @@ def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = T
         mask: ``(B, H, W)`` bool, True where the warp covered the pixel.
         depth: ``(B, H, W)`` metres (0 where uncovered).
         depth_aware: fill from the far side of each hole (:func:`far_push_pull`, the default: holes in a warp
-            are disocclusions, i.e. background; compiled with numba on CPU where installed); False = plain
-            :func:`push_pull`, which blends the occluder in.
+            are disocclusions, i.e. background; compiled with numba on CPU and Triton on CUDA where installed);
+            False = plain :func:`push_pull`, which blends the occluder in.
 
     Returns:
         image ``(B, C, H, W)`` and depth ``(B, H, W)``, every pixel filled; covered pixels are unchanged
@@ -147,8 +154,9 @@ def fill_holes(image: Tensor, mask: Tensor, depth: Tensor, depth_aware: bool = T
     """
     mask = mask.bool()
     stacked = torch.cat((image, depth.unsqueeze(1).to(image.dtype)), dim=1)
-    if depth_aware and stacked.device.type == "cpu" and _compiled_fill() is not None:
-        filled = _compiled_fill()(stacked, mask)
+    compiled = _compiled_fill(stacked.device) if depth_aware else None
+    if compiled is not None:
+        filled = compiled(stacked, mask)
     else:
         filled = far_push_pull(stacked, mask) if depth_aware else push_pull(stacked, mask)
     out_img = torch.where(mask.unsqueeze(1), image, filled[:, :-1])

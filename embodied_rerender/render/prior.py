@@ -2,6 +2,8 @@
 
 Every consumer of a geometric prior goes through :func:`warp_prior`: the warp synthesizer (and through it the
 hybrid generator and the training shards' priors) and the stream engine, so they all see the same render.
+:func:`warp_frames` is the same render finished as uint8 frames (what the warp synthesizer writes); on a CPU it
+runs splat, fill and composite in one compiled pass.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import torch
 from torch import Tensor
 
 from .fill import fill_holes
+from . import kernels
 from .kernels import splat
 from .self_parts import PartsOverlay, composite, drop_self_points
 
-__all__ = ["Prior", "warp_prior"]
+__all__ = ["Prior", "warp_prior", "warp_frames", "to_uint8"]
 
 
 class Prior(NamedTuple):
@@ -60,3 +63,25 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
     if parts is not None:  # after the fill: the holes next to the fingers are not filled with finger colour
         image, depth, covered = composite(image, depth, covered, parts)
     return Prior(image, depth, covered)
+
+
+def warp_frames(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
+                size: tuple[int, int], max_splat: int = 9, backend: str = "auto", depth_aware: bool = True,
+                parts: PartsOverlay | None = None) -> Prior:
+    """:func:`warp_prior` of channels-last uint8 context ``(B, V, Hs, Ws, 3)``, finished as frames: the Prior's
+    image is ``(B, H, W, 3)`` uint8 (:func:`to_uint8` of the filled render; covered pixels are their source
+    colour exactly). With the numba backend, no parts and the depth-aware fill, splat, fill and composite run as
+    one compiled CPU pass (:func:`~.kernels.splat_fill_uint8_numba`): the same frames, the fill to float rounding.
+    Other arguments as :func:`warp_prior`."""
+    if (parts is None and depth_aware and images.dtype == torch.uint8
+            and kernels._pick(backend, depths.device) == "numba"):
+        return Prior(*kernels.splat_fill_uint8_numba(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,
+                                                     max_splat=max_splat))
+    out = warp_prior(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
+                     channels_last=True, depth_aware=depth_aware, parts=parts)
+    return Prior(to_uint8(out.image), out.depth, out.covered)
+
+
+def to_uint8(image: Tensor) -> Tensor:
+    """``(B, 3, H, W)`` float in [0, 1] -> ``(B, H, W, 3)`` uint8, on the image's device."""
+    return (image.clamp(0, 1) * 255).round_().to(torch.uint8).permute(0, 2, 3, 1)

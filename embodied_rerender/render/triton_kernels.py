@@ -1,0 +1,337 @@
+"""Triton kernels of the warp path: the fused splat (lift, projection, footprint, z-buffer in one launch) and the
+depth-aware fill pyramid (one launch per level and direction).
+
+They exist for one reason: on a GPU the torch formulation of the same maths is thousands of small kernel launches
+per view (a 480x640 view with k = 4 context views made 5,900, and the launches, not the arithmetic, bounded it).
+Each kernel here does the float32 operations of its torch reference in the same order, with FMA contraction off
+(``enable_fp_fusion=False``) and correctly rounded division (``div_rn``), so:
+
+- :func:`splat_keys` lands every point bit for bit where :func:`~.splat.lift_for_splat` puts it, and picks the
+  same winner as :func:`~.splat.forward_splat` (point mode: :func:`~.splat.forward_splat_reference`);
+- :func:`far_push_pull` returns :func:`~.fill.far_push_pull`'s result to float rounding.
+
+Both run in Triton's interpreter on a CPU (``TRITON_INTERPRET=1``), which is how CI without a GPU tests them.
+Import this module only where triton may be used (render/kernels.py does so lazily): it imports triton, which a
+CPU install need not have (then :func:`available` is False).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS
+
+__all__ = ["available", "splat_keys", "far_push_pull"]
+
+NONE_KEY = torch.iinfo(torch.int64).max  # an empty z-buffer entry
+_OPTS = {"enable_fp_fusion": False}  # torch rounds after every mul and add; so must we
+
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # a CPU install without triton: the numba and torch backends remain
+    triton = None
+
+
+def available() -> bool:
+    return triton is not None
+
+
+if triton is not None:
+    NEAR = tl.constexpr(_NEAR)  # kernels read module globals only as constexpr
+    Z_EPS = tl.constexpr(_Z_EPS)
+
+    @triton.jit
+    def _project(d, xs, ys, fx, sk, cx, fy, cy, r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2,
+                k00, k01, k02, k11, k12):
+        """Source pixel (xs, ys) at depth d -> target (u, v, z) and validity, as splat._lift computes it."""
+        yn = tl.math.div_rn(ys - cy, fy)
+        xn = tl.math.div_rn(xs - cx - sk * yn, fx)
+        x = xn * d
+        y = yn * d
+        px = r00 * x + r01 * y + r02 * d + t0
+        py = r10 * x + r11 * y + r12 * d + t1
+        pz = r20 * x + r21 * y + r22 * d + t2
+        pzs = tl.where(tl.abs(pz) < Z_EPS, Z_EPS, pz)
+        xt = tl.math.div_rn(px, pzs)
+        yt = tl.math.div_rn(py, pzs)
+        u = k00 * xt + k01 * yt + k02
+        v = k11 * yt + k12
+        finite = (tl.abs(u) < float("inf")) & (tl.abs(v) < float("inf"))  # False for inf and nan
+        ok = (d > 0) & (tl.abs(d) < float("inf")) & (pz > NEAR) & finite
+        return u, v, pz, ok
+
+    @triton.jit
+    def _neighbour(dep_ptr, base, yy, xx, dy, dx, Hs, Ws, m, d, u0, v0, fx, sk, cx, fy, cy,
+                  r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12, EDGE: tl.constexpr):
+        """|du|, |dv| to the neighbour (yy + dy, xx + dx) when it is on the same surface (else 0), and whether it is."""
+        y2 = yy + dy
+        x2 = xx + dx
+        inb = m & (y2 >= 0) & (y2 < Hs) & (x2 >= 0) & (x2 < Ws)
+        d2 = tl.load(dep_ptr + base + y2 * Ws + x2, mask=inb, other=0.0)
+        u2, v2, _, ok2 = _project(d2, x2.to(tl.float32), y2.to(tl.float32), fx, sk, cx, fy, cy,
+                                 r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12)
+        same = inb & ok2 & (tl.abs(d - d2) <= EDGE * tl.minimum(d, d2))
+        du = tl.where(same, tl.abs(u2 - u0), 0.0)
+        dv = tl.where(same, tl.abs(v2 - v0), 0.0)
+        return du, dv, same
+
+    @triton.jit
+    def _splat(dep_ptr, sk_ptr, sc_ptr, tk_ptr, tc_ptr, keys_ptr, z_ptr, V, Hs, Ws, H, W, max_splat, lo, hi,
+              BIAS: tl.constexpr, EDGE: tl.constexpr, TOL: tl.constexpr,
+              BLOCK: tl.constexpr):  # pragma: no cover - compiled
+        """One program: BLOCK source pixels of one (frame b, view v). keys (B*H*W,) int64 pre-filled with the
+        empty key; z (B, V*Hs*Ws) float32 receives every point's target depth."""
+        bv = tl.program_id(1)
+        b = bv // V
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        npix = Hs * Ws
+        m = offs < npix
+        yy = offs // Ws
+        xx = offs % Ws
+        # intrinsics and the relative pose, in splat._relative_pose's order
+        fx = tl.load(sk_ptr + bv * 9 + 0)
+        sk = tl.load(sk_ptr + bv * 9 + 1)
+        cx = tl.load(sk_ptr + bv * 9 + 2)
+        fy = tl.load(sk_ptr + bv * 9 + 4)
+        cy = tl.load(sk_ptr + bv * 9 + 5)
+        k00 = tl.load(tk_ptr + b * 9 + 0)
+        k01 = tl.load(tk_ptr + b * 9 + 1)
+        k02 = tl.load(tk_ptr + b * 9 + 2)
+        k11 = tl.load(tk_ptr + b * 9 + 4)
+        k12 = tl.load(tk_ptr + b * 9 + 5)
+        s = sc_ptr + bv * 16
+        g = tc_ptr + b * 16
+        # R[i][j] = sum_k Rt[k, i] * Rs[k, j];  t[i] = sum_k Rt[k, i] * (ts - tt)[k]
+        d0 = tl.load(s + 3) - tl.load(g + 3)
+        d1 = tl.load(s + 7) - tl.load(g + 7)
+        d2 = tl.load(s + 11) - tl.load(g + 11)
+        r00 = tl.load(g + 0) * tl.load(s + 0) + tl.load(g + 4) * tl.load(s + 4) + tl.load(g + 8) * tl.load(s + 8)
+        r01 = tl.load(g + 0) * tl.load(s + 1) + tl.load(g + 4) * tl.load(s + 5) + tl.load(g + 8) * tl.load(s + 9)
+        r02 = tl.load(g + 0) * tl.load(s + 2) + tl.load(g + 4) * tl.load(s + 6) + tl.load(g + 8) * tl.load(s + 10)
+        r10 = tl.load(g + 1) * tl.load(s + 0) + tl.load(g + 5) * tl.load(s + 4) + tl.load(g + 9) * tl.load(s + 8)
+        r11 = tl.load(g + 1) * tl.load(s + 1) + tl.load(g + 5) * tl.load(s + 5) + tl.load(g + 9) * tl.load(s + 9)
+        r12 = tl.load(g + 1) * tl.load(s + 2) + tl.load(g + 5) * tl.load(s + 6) + tl.load(g + 9) * tl.load(s + 10)
+        r20 = tl.load(g + 2) * tl.load(s + 0) + tl.load(g + 6) * tl.load(s + 4) + tl.load(g + 10) * tl.load(s + 8)
+        r21 = tl.load(g + 2) * tl.load(s + 1) + tl.load(g + 6) * tl.load(s + 5) + tl.load(g + 10) * tl.load(s + 9)
+        r22 = tl.load(g + 2) * tl.load(s + 2) + tl.load(g + 6) * tl.load(s + 6) + tl.load(g + 10) * tl.load(s + 10)
+        t0 = tl.load(g + 0) * d0 + tl.load(g + 4) * d1 + tl.load(g + 8) * d2
+        t1 = tl.load(g + 1) * d0 + tl.load(g + 5) * d1 + tl.load(g + 9) * d2
+        t2 = tl.load(g + 2) * d0 + tl.load(g + 6) * d1 + tl.load(g + 10) * d2
+
+        base = bv * npix
+        d = tl.load(dep_ptr + base + offs, mask=m, other=0.0)
+        u, v, z, ok = _project(d, xx.to(tl.float32), yy.to(tl.float32), fx, sk, cx, fy, cy,
+                              r00, r01, r02, r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12)
+        ok = ok & m
+        n = (bv % V) * npix + offs  # the point's id within its frame: (view, row, column) order
+        tl.store(z_ptr + b.to(tl.int64) * V * npix + n, z, mask=m)
+        # footprint: the Jacobian columns from the same-surface horizontal / vertical neighbours (splat._footprint)
+        au, av, ha = _neighbour(dep_ptr, base, yy, xx, 0, -1, Hs, Ws, ok, d, u, v, fx, sk, cx, fy, cy, r00, r01, r02,
+                               r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12, EDGE)
+        bu, bv_, hb = _neighbour(dep_ptr, base, yy, xx, 0, 1, Hs, Ws, ok, d, u, v, fx, sk, cx, fy, cy, r00, r01, r02,
+                                r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12, EDGE)
+        cu, cv, hc = _neighbour(dep_ptr, base, yy, xx, -1, 0, Hs, Ws, ok, d, u, v, fx, sk, cx, fy, cy, r00, r01, r02,
+                               r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12, EDGE)
+        eu, ev, he = _neighbour(dep_ptr, base, yy, xx, 1, 0, Hs, Ws, ok, d, u, v, fx, sk, cx, fy, cy, r00, r01, r02,
+                               r10, r11, r12, r20, r21, r22, t0, t1, t2, k00, k01, k02, k11, k12, EDGE)
+        jxu = tl.maximum(au, bu)
+        jxv = tl.maximum(av, bv_)
+        jyu = tl.maximum(cu, eu)
+        jyv = tl.maximum(cv, ev)
+        hx = ha | hb
+        hy = hc | he
+        # a missing column is the perpendicular of the other; none at all: an isolated one-pixel point
+        jxu2 = tl.where(hx, jxu, tl.where(hy, jyv, 1.0))
+        jxv2 = tl.where(hx, jxv, tl.where(hy, jyu, 0.0))
+        jyu2 = tl.where(hy, jyu, tl.where(hx, jxv, 0.0))
+        jyv2 = tl.where(hy, jyv, tl.where(hx, jxu, 1.0))
+        kx = tl.minimum(tl.maximum(tl.ceil((jxu2 + jyu2) - TOL).to(tl.int32), 1), max_splat)
+        ky = tl.minimum(tl.maximum(tl.ceil((jxv2 + jyv2) - TOL).to(tl.int32), 1), max_splat)
+        kx = tl.where(ok, kx, 0)
+        ky = tl.where(ok, ky, 0)
+        u = tl.minimum(tl.maximum(tl.where(ok, u, 0.0), lo), hi)  # splat.clamp_far
+        v = tl.minimum(tl.maximum(tl.where(ok, v, 0.0), lo), hi)
+        # z-buffer: one 64-bit atomic min of (depth bits << 32 | id) per splat pixel (positive floats order
+        # like their bit patterns, so the minimum is the nearest candidate, exact ties to the lowest id)
+        fkx = tl.maximum(kx, 1).to(tl.float32)
+        fky = tl.maximum(ky, 1).to(tl.float32)
+        x0 = tl.ceil(u - kx.to(tl.float32) * 0.5).to(tl.int32)
+        y0 = tl.ceil(v - ky.to(tl.float32) * 0.5).to(tl.int32)
+        inv_x = tl.math.div_rn(tl.full((BLOCK,), 4.0, tl.float32), fkx * fkx)
+        inv_y = tl.math.div_rn(tl.full((BLOCK,), 4.0, tl.float32), fky * fky)
+        big = (kx * ky) > 1
+        n64 = n.to(tl.int64)
+        row0 = b.to(tl.int64) * H
+        ky_max = tl.max(ky, axis=0)
+        kx_max = tl.max(kx, axis=0)
+        # while, not range(tl.max(...)): the interpreter turns a range bound into a Python int through a
+        # size-1 array, which numpy >= 2.5 refuses; a while condition goes through bool(), which it allows
+        dy = ky_max * 0
+        while dy < ky_max:
+            py = y0 + dy
+            dx = kx_max * 0
+            while dx < kx_max:
+                px = x0 + dx
+                hit = ok & (dx < kx) & (dy < ky) & (px >= 0) & (px < W) & (py >= 0) & (py < H)
+                ex = px.to(tl.float32) - u
+                ey = py.to(tl.float32) - v
+                r2 = ex * ex * inv_x + ey * ey * inv_y
+                zc = tl.where(big, z * (1.0 + BIAS * tl.minimum(r2, 1.0)), z)
+                key = (zc.to(tl.int32, bitcast=True).to(tl.int64) << 32) | n64
+                lin = (row0 + py.to(tl.int64)) * W + px.to(tl.int64)
+                tl.atomic_min(keys_ptr + tl.where(hit, lin, 0), key, mask=hit)
+                dx += 1
+            dy += 1
+
+    @triton.jit
+    def _pull(v_ptr, w_ptr, cv_ptr, cw_ptr, h, w, h2, w2, keep_f,
+             C: tl.constexpr, FAR: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover - compiled
+        """One pyramid level down: each coarse pixel the weighted mean of its far 2x2 children (fill._far_taps)."""
+        b = tl.program_id(1).to(tl.int64)
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < h2 * w2
+        oy = offs // w2
+        ox = offs % w2
+        dmax = tl.full((BLOCK,), float("-inf"), tl.float32)
+        for i in tl.static_range(4):
+            y = 2 * oy + i // 2
+            x = 2 * ox + i % 2
+            inb = m & (y < h) & (x < w)
+            wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
+            dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
+            dmax = tl.maximum(dmax, tl.where(wk > 0, dk, float("-inf")))
+        den = tl.zeros((BLOCK,), tl.float32)
+        for i in tl.static_range(4):
+            y = 2 * oy + i // 2
+            x = 2 * ox + i % 2
+            inb = m & (y < h) & (x < w)
+            wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
+            dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
+            den += tl.where((wk > 0) & (dk >= dmax * keep_f), wk, 0.0)
+        inv = tl.maximum(den, 1e-12)
+        for c in tl.static_range(C):
+            num = tl.zeros((BLOCK,), tl.float32)
+            for i in tl.static_range(4):
+                y = 2 * oy + i // 2
+                x = 2 * ox + i % 2
+                inb = m & (y < h) & (x < w)
+                wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
+                dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
+                vk = tl.load(v_ptr + (b * C + c) * h * w + y * w + x, mask=inb, other=0.0)
+                num += tl.where((wk > 0) & (dk >= dmax * keep_f), wk, 0.0) * vk
+            tl.store(cv_ptr + (b * C + c) * h2 * w2 + offs, tl.math.div_rn(num, inv), mask=m)
+        tl.store(cw_ptr + b * h2 * w2 + offs, tl.minimum(den, 1.0), mask=m)
+
+    @triton.jit
+    def _push(f_ptr, hv_ptr, v_ptr, w_ptr, out_ptr, ohv_ptr, hc, wc, H, W, keep_f,
+             C: tl.constexpr, FAR: tl.constexpr, LAST: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover
+        """One pyramid level up: the far taps of the 2x bilinear upsampling (fill._upsample_far) under the level's
+        own weighted values. LAST: zero where nothing was reached (the pyramid's final step)."""
+        b = tl.program_id(1).to(tl.int64)
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < H * W
+        y = offs // W
+        x = offs % W
+        r0 = (y + 1) // 2 - 1  # the first tap's coarse row (replicate padding: clamped)
+        c0 = (x + 1) // 2 - 1
+        wy1 = tl.where(y % 2 == 0, 0.75, 0.25)
+        wx1 = tl.where(x % 2 == 0, 0.75, 0.25)
+        dmax = tl.full((BLOCK,), float("-inf"), tl.float32)
+        for i in tl.static_range(4):
+            r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
+            c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
+            hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
+            dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
+            dmax = tl.maximum(dmax, tl.where(hk > 0, dk, float("-inf")))
+        den = tl.zeros((BLOCK,), tl.float32)
+        for i in tl.static_range(4):
+            r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
+            c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
+            wy = wy1 if i // 2 == 1 else 1.0 - wy1
+            wx = wx1 if i % 2 == 1 else 1.0 - wx1
+            hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
+            dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
+            den += tl.where((hk > 0) & (dk >= dmax * keep_f), hk * (wy * wx), 0.0)
+        lw = tl.load(w_ptr + b * H * W + offs, mask=m, other=0.0)
+        inv = tl.maximum(den, 1e-12)
+        reached = tl.maximum(lw, tl.where(den > 0, 1.0, 0.0))
+        for ch in tl.static_range(C):
+            num = tl.zeros((BLOCK,), tl.float32)
+            for i in tl.static_range(4):
+                r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
+                c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
+                wy = wy1 if i // 2 == 1 else 1.0 - wy1
+                wx = wx1 if i % 2 == 1 else 1.0 - wx1
+                hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
+                dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
+                fk = tl.load(f_ptr + (b * C + ch) * hc * wc + r * wc + c, mask=m, other=0.0)
+                num += tl.where((hk > 0) & (dk >= dmax * keep_f), hk * (wy * wx), 0.0) * fk
+            up = tl.math.div_rn(num, inv)
+            own = tl.load(v_ptr + (b * C + ch) * H * W + offs, mask=m, other=0.0)
+            val = tl.where(lw > 0, lw * own + (1.0 - lw) * up, up)
+            if LAST:
+                val = tl.where(reached > 0, val, 0.0)
+            tl.store(out_ptr + (b * C + ch) * H * W + offs, val, mask=m)
+        tl.store(ohv_ptr + b * H * W + offs, reached, mask=m)
+
+
+def splat_keys(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
+               size: tuple[int, int], max_splat: int, block: int = 256) -> tuple[Tensor, Tensor]:
+    """The fused splat: per target pixel the packed key ``depth bits << 32 | id`` of its winner.
+
+    Args:
+        depths ``(B, V, Hs, Ws)`` metres (0 = invalid); src_K ``(B, V, 3, 3)``, src_c2w ``(B, V, 4, 4)``, tgt_K
+            ``(B, 3, 3)``, tgt_c2w ``(B, 4, 4)``; size: target ``(H, W)``; max_splat: largest splat side.
+
+    Returns:
+        keys ``(B, H, W)`` int64 (:data:`NONE_KEY` where no point landed; else the low 32 bits are the winning
+        point's id ``v * Hs * Ws + row * Ws + column``) and z ``(B, V * Hs * Ws)`` float32, every point's target
+        depth.
+    """
+    B, V, Hs, Ws = depths.shape
+    H, W = size
+    f32 = lambda x: x.float().contiguous()  # noqa: E731
+    keys = torch.full((B * H * W,), NONE_KEY, dtype=torch.int64, device=depths.device)
+    z = torch.empty((B, V * Hs * Ws), dtype=torch.float32, device=depths.device)
+    grid = (triton.cdiv(Hs * Ws, block), B * V)
+    ms = max(1, int(max_splat))
+    lim = 2.0 * ms + 2 * max(H, W)
+    _splat[grid](f32(depths), f32(src_K), f32(src_c2w), f32(tgt_K), f32(tgt_c2w), keys, z, V, Hs, Ws, H, W, ms,
+                 -2.0 * ms - max(H, W), lim, BIAS=_SPLAT_DEPTH_BIAS, EDGE=_EDGE_REL, TOL=_SCALE_TOL, BLOCK=block,
+                 **_OPTS)
+    return keys.reshape(B, H, W), z
+
+
+def far_push_pull(values: Tensor, weights: Tensor, far: int = -1, rel: float = 0.1, block: int = 512) -> Tensor:
+    """:func:`~.fill.far_push_pull` in two kernels per pyramid level (same arguments and result, to float
+    rounding). values ``(B, C, H, W)`` float32, weights ``(B, H, W)`` in [0, 1]."""
+    B, C, H, W = values.shape
+    far = far % C
+    keep_f = 1.0 - rel
+    v = values.float().contiguous()
+    lw = weights.float().clamp(0, 1).contiguous()
+    levels = [(v, lw)]
+    while max(levels[-1][0].shape[-2:]) > 1:  # pull
+        v, lw = levels[-1]
+        h, w = v.shape[-2:]
+        h2, w2 = (h + 1) // 2, (w + 1) // 2
+        cv = torch.empty((B, C, h2, w2), dtype=torch.float32, device=v.device)
+        cw = torch.empty((B, h2, w2), dtype=torch.float32, device=v.device)
+        _pull[(triton.cdiv(h2 * w2, block), B)](v, lw, cv, cw, h, w, h2, w2, keep_f, C=C, FAR=far, BLOCK=block,
+                                                **_OPTS)
+        levels.append((cv, cw))
+    filled, have = levels[-1]
+    if len(levels) == 1:  # a 1x1 image: nothing to push
+        return torch.where(have.unsqueeze(1) > 0, filled, torch.zeros((), device=filled.device)).to(values.dtype)
+    for i in range(len(levels) - 2, -1, -1):  # push
+        v, lw = levels[i]
+        h, w = v.shape[-2:]
+        out = torch.empty_like(v)
+        out_have = torch.empty_like(lw)
+        _push[(triton.cdiv(h * w, block), B)](filled, have, v, lw, out, out_have, filled.shape[-2], filled.shape[-1],
+                                              h, w, keep_f, C=C, FAR=far, LAST=i == 0, BLOCK=block, **_OPTS)
+        filled, have = out, out_have
+    return filled.to(values.dtype)
