@@ -17,7 +17,8 @@ Figures (one JSON object per line on stdout):
   Baseline:  numpy, per frame and view: lift + project with matrix products, round to the nearest pixel,
              z-buffer by a lexicographic sort (nearest wins), uint8 colours gathered; no hole filling.
              On the first --baseline-frames frames (default: all), given per frame; its runs alternate with
-             ours (one each per repeat, medians), so a shared machine's load swings hit both sides alike.
+             ours (one each per repeat, medians), so a shared machine's load swings hit both sides alike, with
+             --gap-s seconds of pause before each side (thread pools of the other side go idle).
              `ratio` = ours fps / numpy fps (>1: ours is faster).
 
 --small: 48x64, 4 frames, k = 2, one repeat (a smoke check for the test suite; its figures mean nothing).
@@ -122,11 +123,14 @@ def main() -> None:
     ap.add_argument("--backend", default="auto", help="splat kernel: auto, triton, numba, torch")
     ap.add_argument("--baseline-frames", type=int, default=None, help="frames the numpy baseline runs (default: all)")
     ap.add_argument("--small", action="store_true", help="tiny sizes, one repeat (smoke check)")
+    ap.add_argument("--gap-s", type=float, default=0.1,
+                    help="pause before each timed side: the other side's worker threads (numba / OpenMP, OpenBLAS) "
+                         "spin for a while after their work: with no pause our runs on 2 cores varied 0.10-0.21 s, with 0.1 s 0.10-0.11 s")
     ap.add_argument("--profile", action="store_true",
                     help="after the timed runs, one more view under torch.profiler: its top ops go to stderr")
     args = ap.parse_args()
     if args.small:
-        args.size, args.frames, args.k, args.repeat, args.warmup = "48x64", 4, 2, 1, 1
+        args.size, args.frames, args.k, args.repeat, args.warmup, args.gap_s = "48x64", 4, 2, 1, 1, 0.0
     H, W = (int(x) for x in args.size.lower().split("x"))
     device = torch.device(args.device)
     views, target = synthetic_views(args.frames, args.k, H, W, device)
@@ -141,10 +145,12 @@ def main() -> None:
     runs, base_runs = [], []
     for _ in range(args.repeat):  # alternate the two sides: a shared machine's load swings between runs
         sync()
+        time.sleep(args.gap_s)
         t0 = time.perf_counter()
         out = synth.synthesize(views, target, 0)
         sync()
         runs.append(time.perf_counter() - t0)
+        time.sleep(args.gap_s)
         t0 = time.perf_counter()
         base = numpy_point_splat(views, target, n_base)
         base_runs.append((time.perf_counter() - t0) / n_base)
@@ -157,7 +163,8 @@ def main() -> None:
                 else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)")
     print(json.dumps({"figure": "warp.view", "device": dev_name, "torch": torch.__version__, "size": f"{H}x{W}",
                       "k": args.k, "frames": args.frames, "chunk": synth.chunk, "backend": backend,
-                      "repeat": args.repeat, "warmup": args.warmup, "loadavg_1m": round(os.getloadavg()[0], 2),
+                      "repeat": args.repeat, "warmup": args.warmup, "gap_s": args.gap_s,
+                      "loadavg_1m": round(os.getloadavg()[0], 2),
                       "seconds_per_view": round(sec, 4), "runs_s": [round(r, 4) for r in runs], "fps": round(fps, 2),
                       "baseline_runs_s_per_frame": [round(r, 5) for r in base_runs],
                       "coverage": round(float(out.covered.mean()), 4), **peak,

@@ -396,10 +396,10 @@ def _fill_cases():
 def test_compiled_fill_matches_torch_far_push_pull():
     pytest.importorskip("numba")
     from embodied_rerender.render import far_push_pull
-    from embodied_rerender.render.kernels import far_push_pull_numba
+    from embodied_rerender.render import numba_kernels
 
     for v, m in _fill_cases():
-        assert torch.allclose(far_push_pull_numba(v, m), far_push_pull(v, m), atol=1e-6)
+        assert torch.allclose(numba_kernels.far_push_pull(v, m), far_push_pull(v, m), atol=1e-6)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="the compiled Triton fill needs CUDA (CPU: interpreter test)")
@@ -440,3 +440,26 @@ def test_warp_synthesizer_backends_agree_and_stay_uint8():
         assert np.abs(out.frames.astype(int) - outs[0].frames.astype(int)).max() <= 1
     temporal = WarpSynthesizer(chunk=2, temporal_gap=2).synthesize([view], target, 0)
     assert np.array_equal(temporal.covered, outs[0].covered) and temporal.frames.dtype == np.uint8
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_streamed_context_equals_the_whole_views(device):
+    """Chunks fetched ahead (clamped at the ends of views that start and stop at other frames) are the frames the
+    whole-view upload indexes."""
+    from embodied_rerender.episode import CameraTrajectory
+    from embodied_rerender.generate.context import StreamedContext, WholeContext
+    from embodied_rerender.memory import View
+
+    g = np.random.default_rng(1)
+    K = _K(20.0, 6, 8).numpy().astype(np.float64)
+    views = []
+    for start, n in ((0, 10), (3, 4)):
+        poses = np.tile(np.eye(4), (n, 1, 1))
+        poses[:, 0, 3] = np.arange(n)
+        views.append(View(f"v{start}", g.integers(0, 256, (n, 6, 8, 3), dtype=np.uint8),
+                          g.random((n, 6, 8)).astype(np.float32), CameraTrajectory(poses, K, 6, 8), start=start))
+    whole, streamed = WholeContext(views, torch.device(device)), StreamedContext(views, torch.device(device))
+    streamed.prefetch(4, 8)
+    for t0, t1 in ((0, 4), (4, 8), (8, 12)):
+        for a, b in zip(whole.at(t0, t1), streamed.at(t0, t1)):
+            assert torch.equal(a, b)

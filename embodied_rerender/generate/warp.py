@@ -15,6 +15,7 @@ import torch
 from ..episode import CameraTrajectory
 from ..memory import View
 from .base import PartsFrames, Synthesis
+from .context import StreamedContext, WholeContext, to_device
 
 
 class WarpSynthesizer:
@@ -84,11 +85,14 @@ class WarpSynthesizer:
             raise ValueError(f"context views differ in size {[v.frames.shape[1:3] for v in views]}; resize them first")
         t_len, (h, w) = len(target), (target.height, target.width)
         dev = self.device
-        ctx = [_upload(v, dev) for v in views]
+        # Streamed on CUDA (the next chunk's copy overlaps this chunk's work); the static memory reads other
+        # instants of the views, so it keeps them whole.
+        streamed = dev.type == "cuda" and not self.static_memory
+        ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev)
         # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
         measured = ["generator" not in v.provenance for v in views]
-        tgt_k = _to(target.intrinsics_per_frame(), dev)
-        tgt_c2w = _to(target.extrinsics, dev)
+        tgt_k = to_device(target.intrinsics_per_frame(), dev)
+        tgt_c2w = to_device(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time
         frames = torch.empty((t_len, h, w, 3), dtype=torch.uint8, device=dev)
         depth = torch.empty((t_len, h, w), dtype=torch.float32, device=dev)
@@ -98,10 +102,10 @@ class WarpSynthesizer:
         for lo in range(0, t_len, self.chunk):
             hi = min(lo + self.chunk, t_len)
             times = torch.arange(lo + start, hi + start, device=dev)
-            images, depths, ks, poses = _context_at(ctx, times)
+            images, depths, ks, poses = ctx.at(lo + start, hi + start)
             if self.static_memory:
                 extra = [static_views(*view, times, self.static_memory, self.static_stride)
-                         for view, recorded in zip(ctx, measured) if recorded]
+                         for view, recorded in zip(ctx.views, measured) if recorded]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
             chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None
@@ -115,6 +119,8 @@ class WarpSynthesizer:
                                  fill=False, depth_aware=self.depth_aware, parts=chunk_parts)
                 raw[lo:hi] = out.image
             covered[lo:hi], depth[lo:hi] = out.covered, out.depth
+            if hi < t_len:  # queued: copy the next chunk's context while this one runs
+                ctx.prefetch(hi + start, min(hi + self.chunk, t_len) + start)
         if not spatial:
             image, filled_depth, _ = temporal_fill(raw, covered, depth, max_gap=self.temporal_gap,
                                                    depth_aware=self.depth_aware)
@@ -149,32 +155,6 @@ def _download(*tensors: torch.Tensor) -> list[np.ndarray]:
     return [h.numpy() for h in hosts]
 
 
-def _to(a: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32).to(device)
-
-
-def _upload(view: View, device: torch.device) -> tuple:
-    """One view's frames ``(T, H, W, 3)`` uint8, depth ``(T, H, W)`` float32, K ``(T, 3, 3)``, c2w ``(T, 4, 4)``
-    and start on `device`, copied once (pinned + non-blocking on CUDA; shared memory on CPU)."""
-    frames = torch.from_numpy(np.ascontiguousarray(view.frames))
-    depth = torch.from_numpy(np.ascontiguousarray(view.depth, dtype=np.float32))
-    if device.type == "cuda":
-        frames, depth = (x.pin_memory().to(device, non_blocking=True) for x in (frames, depth))
-    return (frames, depth, _to(view.trajectory.intrinsics_per_frame(), device), _to(view.trajectory.extrinsics, device),
-            view.start)
-
-
-def _context_at(ctx: list[tuple], times: torch.Tensor):
-    """Context at episode frames `times` ``(B,)``: images ``(B, V, H, W, 3)`` uint8, depth ``(B, V, H, W)``,
-    K ``(B, V, 3, 3)``, c2w ``(B, V, 4, 4)``; views cover the same clock (clamped at their ends)."""
-    parts = [[], [], [], []]
-    for frames, depth, ks, poses, v_start in ctx:
-        local = (times - v_start).clamp(0, len(frames) - 1)
-        for out, x in zip(parts, (frames, depth, ks, poses)):
-            out.append(x.index_select(0, local))
-    return tuple(torch.stack(p, dim=1) for p in parts)
-
-
 def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor, v_start: int,
                  times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.03, abs_tol: float = 0.01,
                  min_agree: int = 2) -> tuple[torch.Tensor, ...]:
@@ -189,7 +169,7 @@ def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, po
 
     Args:
         frames ``(Tv, H, W, 3)`` uint8, depth ``(Tv, H, W)`` metres (0 = invalid), ks ``(Tv, 3, 3)``, poses
-            ``(Tv, 4, 4)``, v_start: one uploaded view (see :func:`_upload`); times ``(B,)`` long episode frames.
+            ``(Tv, 4, 4)``, v_start: one uploaded view (see :class:`~.context.WholeContext`); times ``(B,)`` long episode frames.
         rel_tol / abs_tol: depths within ``rel_tol * z + abs_tol`` agree.
 
     Returns:

@@ -124,12 +124,12 @@ def _upsample_far(coarse: Tensor, have: Tensor, size, far: int, rel: float) -> t
 
 
 def _compiled_fill(device: torch.device):
-    """The compiled far push-pull for `device`: numba on CPU (render/kernels.py), Triton on CUDA
+    """The compiled far push-pull for `device`: numba on CPU (render/numba_kernels.py), Triton on CUDA
     (render/triton_kernels.py), or None where that is not installed."""
     if device.type == "cpu":
-        from . import kernels
+        from . import numba_kernels
 
-        return kernels.far_push_pull_numba if kernels._numba_fill() is not None else None
+        return numba_kernels.far_push_pull if numba_kernels.available() else None
     if device.type == "cuda":
         from . import triton_kernels
 

@@ -71,11 +71,13 @@ def warp_frames(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, 
     """:func:`warp_prior` of channels-last uint8 context ``(B, V, Hs, Ws, 3)``, finished as frames: the Prior's
     image is ``(B, H, W, 3)`` uint8 (:func:`to_uint8` of the filled render; covered pixels are their source
     colour exactly). With the numba backend, no parts and the depth-aware fill, splat, fill and composite run as
-    one compiled CPU pass (:func:`~.kernels.splat_fill_uint8_numba`): the same frames, the fill to float rounding.
+    one compiled CPU pass (:func:`~.numba_kernels.splat_fill_uint8`): the same frames, the fill to float rounding.
     Other arguments as :func:`warp_prior`."""
     if (parts is None and depth_aware and images.dtype == torch.uint8
             and kernels._pick(backend, depths.device) == "numba"):
-        return Prior(*kernels.splat_fill_uint8_numba(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,
+        from . import numba_kernels
+
+        return Prior(*numba_kernels.splat_fill_uint8(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,
                                                      max_splat=max_splat))
     out = warp_prior(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
                      channels_last=True, depth_aware=depth_aware, parts=parts)
