@@ -7,6 +7,7 @@ never silently falls back to a default. Exit codes: 0 success, 1 fatal error, 2 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -20,9 +21,11 @@ from .errors import DatasetError
 def cmd_sample(cfg: DictConfig) -> int:
     from .sample import write_sample_dataset
 
+    workers = int(cfg.get("workers", 1)) or (os.cpu_count() or 1)
     write_sample_dataset(Path(cfg.output), episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
                          width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress,
-                         randomize=cfg.get("randomize", False), embodiment=cfg.get("embodiment", "agibot_g1"))
+                         randomize=cfg.get("randomize", False), embodiment=cfg.get("embodiment", "agibot_g1"),
+                         workers=workers)
     return 0  # write_sample_dataset prints its own summary
 
 
@@ -112,7 +115,7 @@ def cmd_demo(cfg: DictConfig) -> int:
     source, dataset = out / "agibot", out / "lerobot"
     cmd_sample(OmegaConf.create({"output": str(source), "episodes": cfg.episodes, "frames": cfg.frames,
                                  "seed": cfg.seed, "width": cfg.width, "height": cfg.height, "task_id": 1001,
-                                 "progress": True}))
+                                 "progress": True, "workers": cfg.get("workers", 0)}))
     code = cmd_augment(load_config("augment", [f"input={source}", f"output={dataset}", "overwrite=true",
                                                "targets=[head_to_gripper,virtual_wrist]"]))
     print(f"\ndemo outputs:\n  AgiBot-layout sample episodes: {source}\n  augmented LeRobot dataset:     {dataset}"

@@ -11,6 +11,7 @@ as recorded and once more per synthesized view, as episode `<id>__<target>`, who
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,10 +87,14 @@ class Augmenter:
             gt = step.target.ground_truth
             if gt is not None and gt not in recorded:
                 recorded[gt] = episode.cameras[gt][:]
-        report = {step.target.name: self._score(step, recorded) for step in steps}
-        if self.preview_dir is not None and cfg.preview:
-            name = f"{episode.task_id}_{episode.episode_id}.mp4"
-            write_preview(confined(self.preview_dir, self.preview_dir / name), episode.fps, steps, recorded, cfg.sources[0])
+        with ThreadPoolExecutor(1) as pool:  # the preview is encoded (GIL released) while the views are scored
+            preview = None
+            if self.preview_dir is not None and cfg.preview:
+                path = confined(self.preview_dir, self.preview_dir / f"{episode.task_id}_{episode.episode_id}.mp4")
+                preview = pool.submit(write_preview, path, episode.fps, steps, recorded, cfg.sources[0])
+            report = {step.target.name: self._score(step, recorded) for step in steps}
+            if preview is not None:
+                preview.result()  # its errors are this episode's
         if cfg.output_mode == "episodes":
             return [("", episode)] + [(f"__{step.target.name}", self._replaced(episode, step)) for step in steps], \
                 {"synthesized": report}
@@ -149,10 +154,15 @@ def write_preview(path: Path, fps: float, steps: list[Step], recorded: dict[str,
     rows = []
     for step in steps:
         gt = recorded[step.target.ground_truth] if step.target.ground_truth else np.zeros_like(step.synthesis.frames)
-        rows.append(np.concatenate([fit(src), fit(step.synthesis.frames), fit(gt)], axis=2))
-    width = max(r.shape[2] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, 0), (0, width - r.shape[2]), (0, 0))) for r in rows]
-    write_video(path, np.concatenate(rows, axis=1), fps=fps, codec="h264", crf=23)
+        rows.append([fit(src), fit(step.synthesis.frames), fit(gt)])
+    widths = [sum(p.shape[2] for p in row) for row in rows]
+    canvas = np.zeros((len(src), height * len(rows), max(widths), 3), np.uint8)  # narrower rows: black at the right
+    for r, row in enumerate(rows):
+        x = 0
+        for part in row:
+            canvas[:, r * height:(r + 1) * height, x:x + part.shape[2]] = part
+            x += part.shape[2]
+    write_video(path, canvas, fps=fps, codec="h264", crf=23)
 
 
 def augment(reader, writer, output: str | Path, synthesizer: Synthesizer, config: AugmentConfig,
