@@ -201,7 +201,7 @@ VERBS = {verb.name: verb for verb in (
          "b + crop/colour, c + warp views, d + hybrid views), success under head-camera shifts with 95 % Wilson "
          "intervals; `results.json`, plot, rollout videos"),
     Verb("demo", cmd_demo, "", "the embedded default on the built-in sample scene",
-         "sample -> augment -> LeRobot dataset, previews, report (about 3 minutes on 2 CPU cores)"),
+         "sample -> augment -> LeRobot dataset, previews, report (about 1 minute on 2 CPU cores: docs/benchmarks.md)"),
 )}
 
 
