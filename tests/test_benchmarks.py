@@ -28,6 +28,7 @@ SMALL = {
     "retrieval.py": ["--small"],
     "sample_timing.py": ["--small", "--configs", "wide_jaw"],
     "stream.py": ["--small", "--device", "cpu"],
+    "score.py": ["--small"],
 }
 
 

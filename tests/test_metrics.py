@@ -163,3 +163,15 @@ def test_ssim_over_several_masks_equals_ssim_per_mask():
     whole, masked = ssim_over(a, b, [None, m], chunk=3)
     torch.testing.assert_close(whole, ssim(a, b))
     torch.testing.assert_close(masked, ssim(a, b, m))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_score_views_on_cuda_equals_the_cpu():
+    from embodied_rerender.metrics import score_views
+
+    g = np.random.default_rng(3)
+    a = g.integers(0, 256, (5, 30, 40, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + g.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    m = g.random((5, 30, 40)) > 0.4
+    cpu, gpu = score_views(a, b, m), score_views(a, b, m, device="cuda")
+    assert cpu.keys() == gpu.keys() and all(abs(cpu[k] - gpu[k]) <= 2e-3 for k in cpu)

@@ -69,7 +69,8 @@ def run_setting(episode: Episode, sources: list[str], targets: list[Target], syn
                "coverage": round(float(step.synthesis.covered.mean()), 4)}
         reference = ground_truth(episode, step.target, truth)
         if reference is not None:
-            row.update(score_views(step.synthesis.frames, reference, step.synthesis.covered))
+            row.update(score_views(step.synthesis.frames, reference, step.synthesis.covered,
+                                   device=getattr(synthesizer, "device", None)))
         run.rows.append(row)
     return run
 

@@ -161,14 +161,14 @@ def mean(values) -> float | None:
     return round(float(x.mean()), 3) if x.size else None
 
 
-def score_views(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray) -> dict:
+def score_views(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray, device=None) -> dict:
     """Mean PSNR / SSIM of `(T, H, W, 3) uint8` frames against `(T, H, W, 3) uint8` ground truth, over the whole
     frame and over `covered` `(T, H, W) bool` (the pixels the context views saw): psnr, ssim, psnr_covered,
-    ssim_covered (None where a region is empty)."""
+    ssim_covered (None where a region is empty). device: where to compute (None: the CPU); the synthesizer's
+    device, so a GPU run does not score its views on the host."""
     if frames.shape != truth.shape:
         raise ValueError(f"synthesized frames {frames.shape} and ground truth {truth.shape} differ in shape")
-    a, b = torch.from_numpy(np.ascontiguousarray(frames)), torch.from_numpy(np.ascontiguousarray(truth))
-    m = torch.from_numpy(np.ascontiguousarray(covered))
+    a, b, m = (torch.from_numpy(np.ascontiguousarray(x)).to(device or "cpu") for x in (frames, truth, covered))
     whole, covered_ssim = ssim_over(a, b, [None, m])  # one SSIM map serves both regions
     return {"psnr": mean(psnr(a, b)), "ssim": mean(whole), "psnr_covered": mean(psnr(a, b, m)),
             "ssim_covered": mean(covered_ssim)}

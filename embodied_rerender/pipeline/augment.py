@@ -131,7 +131,8 @@ class Augmenter:
     def _score(self, step: Step, recorded: dict[str, np.ndarray]) -> dict:
         out = {"context": step.context, "coverage": round(float(step.synthesis.covered.mean()), 4)}
         if step.target.ground_truth is not None:
-            out.update(score_views(step.synthesis.frames, recorded[step.target.ground_truth], step.synthesis.covered))
+            out.update(score_views(step.synthesis.frames, recorded[step.target.ground_truth], step.synthesis.covered,
+                                   device=getattr(self.synthesizer, "device", None)))
         return out
 
 
