@@ -29,6 +29,7 @@ SMALL = {
     "sample_timing.py": ["--small", "--configs", "wide_jaw"],
     "stream.py": ["--small", "--device", "cpu"],
     "score.py": ["--small"],
+    "augment_throughput.py": ["--small"],
 }
 
 
