@@ -5,7 +5,8 @@
                                             [--writer robomimic] [--compression gzip] [--targets head_to_gripper]
                                             [--small]
 
-Without --input, sample episodes are written first (MuJoCo; not timed). --repeat-episodes N reads every input
+Without --input, sample episodes are written first (MuJoCo; not timed). Each side first runs one episode untimed
+(`warmup_s`: imports, CUDA start, Triton compiles). --repeat-episodes N reads every input
 episode N times under ids `<id>r<j>`, so a short input gives a steady figure. The run is the Python API that
 `embodied-rerender augment` calls (`pipeline.augment.augment`: warp synthesizer on --device, co-visibility
 retrieval k = 4, scoring against the recorded wrists on the same device, no previews), written with --writer
@@ -82,23 +83,30 @@ def main() -> None:
         options = {"compression": None if args.compression == "none" else args.compression} \
             if args.writer == "robomimic" else {}
 
-        def reader():
-            return Repeated(get_reader(None, src), args.repeat_episodes)
+        def reader(n=args.repeat_episodes):
+            return Repeated(get_reader(None, src), n)
 
+        config = AugmentConfig(targets=args.targets.split(","), preview=False)
+        synthesizer = WarpSynthesizer(device=args.device)
+        t0 = time.perf_counter()  # one episode of each side first, untimed: imports, CUDA start, kernel compiles
+        run_episodes(reader(1), get_writer(args.writer, **options), root / "warm_convert", progress=False)
+        augment(reader(1), get_writer(args.writer, **options), root / "warm_augment", synthesizer, config,
+                progress=False)
+        warm_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         base = run_episodes(reader(), get_writer(args.writer, **options), root / "convert", progress=False)
         base_s = time.perf_counter() - t0
-        config = AugmentConfig(targets=args.targets.split(","), preview=False)
         t0 = time.perf_counter()
-        report = augment(reader(), get_writer(args.writer, **options), root / "augment",
-                         WarpSynthesizer(device=args.device), config, progress=False)
+        report = augment(reader(), get_writer(args.writer, **options), root / "augment", synthesizer, config,
+                         progress=False)
         ours_s = time.perf_counter() - t0
         episodes = [e for e in report.episodes if e.get("status") == "written"]
         frames = sum(e["frames"] for e in episodes)
         synthesized = sum(e["frames"] * len(e.get("synthesized", {})) for e in episodes)
         device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
         common = {"device": device, "writer": args.writer, "options": options, "episodes": len(episodes),
-                  "episode_frames": frames, "input": str(args.input or "sample"), "small": args.small}
+                  "episode_frames": frames, "input": str(args.input or "sample"), "small": args.small,
+                  "warmup_s": round(warm_s, 2)}
         print(json.dumps({"figure": "augment_throughput.convert", **common, "seconds": round(base_s, 2),
                           "episode_fps": round(frames / base_s, 1)}), flush=True)
         print(json.dumps({"figure": "augment_throughput.augment", **common, "targets": args.targets,

@@ -60,10 +60,16 @@ def psnr(a, b, mask=None) -> Tensor:
     Returns:
         ``(...)`` float64: ``inf`` for identical frames, NaN for an empty mask.
     """
-    a, b = to_float_chw(a), to_float_chw(b).to(a.device)
-    m = _mask(mask, a)
-    se = ((a - b) ** 2).sum(-3)  # summed over channels
-    count = m.sum((-2, -1)) * a.shape[-3]
+    ta, tb = (torch.as_tensor(np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x) for x in (a, b))
+    if ta.dtype == torch.uint8 and tb.dtype == torch.uint8:  # exact integer squared errors, no float copies
+        d = ta.to(torch.int16) - tb.to(ta.device, torch.int16)
+        se = (d.to(torch.int32) ** 2).sum(-1).double() / 255.0 ** 2  # (..., H, W), summed over channels
+        a = ta.movedim(-1, -3)  # only its shape and device are read below
+    else:
+        a, b = to_float_chw(ta), to_float_chw(tb).to(ta.device)
+        se = ((a - b) ** 2).sum(-3)  # summed over channels
+    m = _mask(mask, se.unsqueeze(-3))
+    count = m.sum((-2, -1)) * a.shape[-3]  # channels
     mse = (se * m).sum((-2, -1)) / count  # 0/0 = NaN for an empty mask, as documented
     return -10.0 * torch.log10(mse)  # mse 0 -> inf
 
