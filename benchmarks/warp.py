@@ -110,7 +110,7 @@ def profile_view(synth, views, target, device: torch.device, rows: int = 30) -> 
 
 def main() -> None:
     from embodied_rerender.generate.warp import WarpSynthesizer
-    from embodied_rerender.render.kernels import available_backends
+    from embodied_rerender.render.kernels import resolve_backend
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -135,7 +135,7 @@ def main() -> None:
     device = torch.device(args.device)
     views, target = synthetic_views(args.frames, args.k, H, W, device)
     synth = WarpSynthesizer(chunk=args.chunk, device=device, backend=args.backend)
-    backend = available_backends(device)[0] if args.backend == "auto" else args.backend
+    backend = resolve_backend(args.backend, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     n_base = min(args.frames, args.baseline_frames or args.frames)

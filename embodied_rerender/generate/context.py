@@ -1,8 +1,7 @@
 """Context views on the synthesizer's device: uploaded whole, or streamed one chunk of target frames at a time.
 
 A 480x640 view of 93 frames with k = 4 context views is 800 MB of uint8 frames and float32 depth. Uploading it
-whole before the first splat left the GPU idle while the host copied it into pinned memory (a third of the view's
-time on an H200). :class:`StreamedContext` copies only the frames a chunk needs, on a side stream, while the
+whole before the first splat leaves the GPU idle while the host copies all of it into pinned memory. :class:`StreamedContext` copies only the frames a chunk needs, on a side stream, while the
 previous chunk is synthesized, and keeps two chunks on the device instead of the whole views.
 """
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["to_float_chw", "psnr", "ssim", "mean_metric", "mean", "score_views"]
+__all__ = ["to_float_chw", "psnr", "psnr_over", "ssim", "ssim_over", "mean_metric", "mean", "score_views"]
 
 
 def to_float_chw(x, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -32,22 +32,12 @@ def to_float_chw(x, dtype: torch.dtype = torch.float64) -> Tensor:
     return t.to(dtype)
 
 
-def _mask(mask, like: Tensor) -> Tensor:
-    """``(..., H, W)`` float64 weights matching ``like (..., C, H, W)``; all ones when None."""
-    if mask is None:
-        return torch.ones(like.shape[:-3] + like.shape[-2:], dtype=like.dtype, device=like.device)
-    m = torch.as_tensor(np.ascontiguousarray(mask) if isinstance(mask, np.ndarray) else mask, device=like.device)
-    if m.shape != like.shape[:-3] + like.shape[-2:]:
-        raise ValueError(f"mask must be {tuple(like.shape[:-3] + like.shape[-2:])}, got {tuple(m.shape)}")
-    return m.to(like.dtype)
-
-
-def _region(mask, lead: tuple, size: tuple[int, int], device) -> Tensor:
-    """A mask ``(..., H, W)`` (or broadcastable to it) as bool ``(N, H, W)`` over the flattened leading dims."""
+def _region(mask, shape: tuple, device) -> Tensor:
+    """A mask as bool of `shape` ``(..., H, W)``, on `device`, after checking its shape."""
     m = torch.as_tensor(np.ascontiguousarray(mask) if isinstance(mask, np.ndarray) else mask, device=device)
-    if m.shape != (*lead, *size):
-        raise ValueError(f"mask must be {(*lead, *size)}, got {tuple(m.shape)}")
-    return m.bool().reshape(-1, *size)
+    if m.shape != tuple(shape):
+        raise ValueError(f"mask must be {tuple(shape)}, got {tuple(m.shape)}")
+    return m.bool()
 
 
 def psnr(a, b, mask=None) -> Tensor:
@@ -60,18 +50,30 @@ def psnr(a, b, mask=None) -> Tensor:
     Returns:
         ``(...)`` float64: ``inf`` for identical frames, NaN for an empty mask.
     """
+    return psnr_over(a, b, [mask])[0]
+
+
+def psnr_over(a, b, masks) -> list[Tensor]:
+    """PSNR per frame over each of `masks` (None = the whole frame), from one squared-error map: scoring the
+    whole frame and a region must not compute it twice. Returns one ``(...)`` float64 per mask."""
     ta, tb = (torch.as_tensor(np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x) for x in (a, b))
     if ta.dtype == torch.uint8 and tb.dtype == torch.uint8:  # exact integer squared errors, no float copies
+        channels = ta.shape[-1]
         d = ta.to(torch.int16) - tb.to(ta.device, torch.int16)
         se = (d.to(torch.int32) ** 2).sum(-1).double() / 255.0 ** 2  # (..., H, W), summed over channels
-        a = ta.movedim(-1, -3)  # only its shape and device are read below
     else:
-        a, b = to_float_chw(ta), to_float_chw(tb).to(ta.device)
-        se = ((a - b) ** 2).sum(-3)  # summed over channels
-    m = _mask(mask, se.unsqueeze(-3))
-    count = m.sum((-2, -1)) * a.shape[-3]  # channels
-    mse = (se * m).sum((-2, -1)) / count  # 0/0 = NaN for an empty mask, as documented
-    return -10.0 * torch.log10(mse)  # mse 0 -> inf
+        fa, fb = to_float_chw(ta), to_float_chw(tb).to(ta.device)
+        channels = fa.shape[-3]
+        se = ((fa - fb) ** 2).sum(-3)
+    out = []
+    for mask in masks:
+        if mask is None:
+            mse = se.mean((-2, -1)) / channels
+        else:
+            m = _region(mask, se.shape, se.device).double()
+            mse = (se * m).sum((-2, -1)) / (m.sum((-2, -1)) * channels)  # 0/0 = NaN for an empty mask
+        out.append(-10.0 * torch.log10(mse))  # mse 0 -> inf
+    return out
 
 
 def _gaussian_window(size: int, sigma: float, dtype, device) -> Tensor:
@@ -97,8 +99,8 @@ def ssim_map(a: Tensor, b: Tensor, window: int = 11, sigma: float = 1.5) -> Tens
     2004). Borders are replicate-padded so the map has the image's size and a mask can select from it.
     Computed in float32, as torch's SSIM implementations do (the map differs from a float64 one by ~1e-6; a
     per-frame mean by far less than the 3 decimals it is reported with), the map returned in the inputs' dtype.
-    The separable blur is two products with banded matrices (padding folded in): a float64 conv2d takes torch's
-    slow path on a CPU and was 80 % of the demo's augment time.
+    The separable blur is two products with banded matrices (padding folded in): a conv2d with one input
+    channel takes torch's slow path on a CPU, in float64 and float32 alike.
     """
     lead, (C, H, W) = a.shape[:-3], a.shape[-3:]
     dtype = a.dtype
@@ -136,7 +138,7 @@ def ssim_over(a, b, masks, window: int = 11, sigma: float = 1.5, chunk: int = 8)
     lead = a.shape[:-3]
     a, b = a.reshape(-1, *a.shape[-3:]), b.reshape(-1, *b.shape[-3:]).to(a.device)
     H, W = to_float_chw(a[:1], torch.float32).shape[-2:]
-    ms = [None if m is None else _region(m, lead, (H, W), a.device) for m in masks]
+    ms = [None if m is None else _region(m, (*lead, H, W), a.device).reshape(-1, H, W) for m in masks]
     sums: list[list[Tensor]] = [[] for _ in ms]
     for i in range(0, a.shape[0], chunk):
         s = ssim_map(to_float_chw(a[i:i + chunk], torch.float32), to_float_chw(b[i:i + chunk], torch.float32),
@@ -176,5 +178,6 @@ def score_views(frames: np.ndarray, truth: np.ndarray, covered: np.ndarray, devi
         raise ValueError(f"synthesized frames {frames.shape} and ground truth {truth.shape} differ in shape")
     a, b, m = (torch.from_numpy(np.ascontiguousarray(x)).to(device or "cpu") for x in (frames, truth, covered))
     whole, covered_ssim = ssim_over(a, b, [None, m])  # one SSIM map serves both regions
-    return {"psnr": mean(psnr(a, b)), "ssim": mean(whole), "psnr_covered": mean(psnr(a, b, m)),
+    whole_psnr, covered_psnr = psnr_over(a, b, [None, m])
+    return {"psnr": mean(whole_psnr), "ssim": mean(whole), "psnr_covered": mean(covered_psnr),
             "ssim_covered": mean(covered_ssim)}

@@ -26,12 +26,11 @@ import os
 import torch
 from torch import Tensor
 
-from .splat import SplatResult, _check, clamp_far, lift_for_splat, splat_candidates
+from .splat import EMPTY_KEY, SplatResult, _check, clamp_far, lift_for_splat, splat_candidates
 
-__all__ = ["splat", "BACKENDS", "available_backends"]
+__all__ = ["splat", "BACKENDS", "available_backends", "resolve_backend"]
 
 BACKENDS = ("triton", "numba", "torch")
-_NONE = torch.iinfo(torch.int64).max  # empty z-buffer key
 _ID_BITS = 32
 
 
@@ -80,7 +79,7 @@ def splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K:
     B, V, C, Hs, Ws = cf.shape
     H, W = out_size
     depths = depths.float()
-    name = _pick(backend, depths.device)
+    name = resolve_backend(backend, depths.device)
     if name == "numba":  # lift, project and footprint inside the kernel too
         from . import numba_kernels
 
@@ -98,7 +97,8 @@ def splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K:
     return _assemble(cf, z, _ids_torch(uv, z, sides, valid, (H, W), max_splat), (H, W))
 
 
-def _pick(backend: str, device: torch.device) -> str:
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The backend `backend` ("auto" or a name) runs as on `device`; a clear error when it cannot run there."""
     have = available_backends(device)
     if backend == "auto":
         return have[0]
@@ -124,7 +124,7 @@ def _assemble(images: Tensor, z: Tensor, ids: Tensor, size: tuple[int, int]) -> 
 
 
 def _keys_to_ids(keys: Tensor) -> Tensor:
-    return torch.where(keys == _NONE, torch.full_like(keys, -1), keys & ((1 << _ID_BITS) - 1))
+    return torch.where(keys == EMPTY_KEY, torch.full_like(keys, -1), keys & ((1 << _ID_BITS) - 1))
 
 
 # -- torch ---------------------------------------------------------------------------------------
@@ -135,7 +135,7 @@ def _ids_torch(uv: Tensor, z: Tensor, sides: Tensor, valid: Tensor, size: tuple[
     H, W = size
     b_idx, n_idx = valid.nonzero(as_tuple=True)
     uv_v = clamp_far(uv[b_idx, n_idx], max_splat, size)
-    keys = torch.full((B * H * W,), _NONE, dtype=torch.int64, device=z.device)
+    keys = torch.full((B * H * W,), EMPTY_KEY, dtype=torch.int64, device=z.device)
     for lin, zc, n in splat_candidates(uv_v, z[b_idx, n_idx], sides[b_idx, n_idx], n_idx, b_idx, size,
                                        max_candidates):
         key = (zc.contiguous().view(torch.int32).to(torch.int64) << _ID_BITS) | n

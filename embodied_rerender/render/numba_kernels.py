@@ -4,7 +4,8 @@ depth-aware fill pyramid, and both at once straight to uint8 frames.
 Per-frame functions (``_lift_frame``, ``_zbuffer_frame``, ``_pyramid``, ``_compose_frame``) hold the maths; the
 parallel drivers run frames in parallel and differ only in which of them they chain. Chained in one driver, a
 frame's splat, fill and composite run on one core with its data hot in cache, and no torch pass runs between them
-(those passes, and the thread pools waking between them, took 40 % of a 320x240 view on 2 cores).
+(those full-frame passes, and the thread pools waking between them, were the largest part of a 320x240 view on
+2 cores).
 
 The float32 operations are the torch references' (splat._lift, splat._footprint, splat.rim_bias), in the same
 order, so points land bit for bit where :func:`~.splat.lift_for_splat` puts them. The fill equals
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS
+from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS, far_limits
 
 try:
     import numba
@@ -322,9 +323,8 @@ def _cameras(src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor) -> 
 
 
 def _limits(max_splat: int, size: tuple[int, int]) -> tuple[np.float32, np.float32]:
-    """splat.clamp_far's bounds, as float32 (a float64 bound would turn the kernel's pixel maths float64)."""
-    H, W = size
-    return np.float32(-2.0 * max_splat - max(H, W)), np.float32(2.0 * max_splat + 2 * max(H, W))
+    """splat.far_limits as float32 (a float64 bound would turn the kernel's pixel maths float64)."""
+    return tuple(np.float32(x) for x in far_limits(max_splat, size))
 
 
 def levels(H: int, W: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -74,7 +74,7 @@ def warp_frames(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, 
     one compiled CPU pass (:func:`~.numba_kernels.splat_fill_uint8`): the same frames, the fill to float rounding.
     Other arguments as :func:`warp_prior`."""
     if (parts is None and depth_aware and images.dtype == torch.uint8
-            and kernels._pick(backend, depths.device) == "numba"):
+            and kernels.resolve_backend(backend, depths.device) == "numba"):
         from . import numba_kernels
 
         return Prior(*numba_kernels.splat_fill_uint8(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,

@@ -34,7 +34,7 @@ from torch import Tensor
 
 
 __all__ = ["SplatResult", "forward_splat", "forward_splat_reference", "lift_for_splat", "splat_candidates",
-           "splat_sides", "rim_bias", "clamp_far"]
+           "splat_sides", "rim_bias", "clamp_far", "far_limits", "EMPTY_KEY"]
 
 # Relative depth push-back at a splat's rim (squared distance falloff): separates overlapping splats of one
 # surface by centre distance, far below the depth gap between an occluder and what it hides.
@@ -47,6 +47,8 @@ _Z_EPS = 1e-8
 _SCALE_TOL = 1e-3
 # Relative depth step above which two neighbouring source pixels are on different surfaces.
 _EDGE_REL = 0.1
+# An empty entry of a packed (depth bits << 32 | source id) z-buffer.
+EMPTY_KEY = torch.iinfo(torch.int64).max
 
 
 class SplatResult(NamedTuple):
@@ -245,10 +247,15 @@ def forward_splat(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor
     return _gather(images, z, best, covered, out_size)
 
 
+def far_limits(max_splat: int, size: tuple[int, int]) -> tuple[float, float]:
+    """The range target coordinates are clamped to (:func:`clamp_far`; every kernel uses the same bounds)."""
+    H, W = size
+    return -2.0 * max_splat - max(H, W), 2.0 * max_splat + 2 * max(H, W)
+
+
 def clamp_far(uv: Tensor, max_splat: int, size: tuple[int, int]) -> Tensor:
     """Far off-image points could overflow the integer pixel maths; they can never land inside anyway."""
-    H, W = size
-    return uv.clamp(-2.0 * max_splat - max(H, W), 2.0 * max_splat + 2 * max(H, W))
+    return uv.clamp(*far_limits(max_splat, size))
 
 
 def splat_candidates(uv: Tensor, z: Tensor, k: Tensor, pid: Tensor, b_idx: Tensor, size: tuple[int, int],

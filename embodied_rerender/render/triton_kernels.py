@@ -20,11 +20,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS
+from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS, EMPTY_KEY, far_limits
 
 __all__ = ["available", "splat_keys", "far_push_pull"]
 
-NONE_KEY = torch.iinfo(torch.int64).max  # an empty z-buffer entry
 _OPTS = {"enable_fp_fusion": False}  # torch rounds after every mul and add; so must we
 
 
@@ -187,9 +186,41 @@ if triton is not None:
             dy += 1
 
     @triton.jit
+    def _kept(wk, dk, dmax, keep_f, tw):
+        """A tap's weight where it counts (it has data and lies on the far side: fill._far_taps), else 0."""
+        return tl.where((wk > 0) & (dk >= dmax * keep_f), wk * tw, 0.0)
+
+    @triton.jit
+    def _child(v_ptr, w_ptr, b, oy, ox, i: tl.constexpr, h, w, m, C: tl.constexpr, FAR: tl.constexpr):
+        """Child i of the coarse pixels (oy, ox): its flat index in the level, weight and depth (0 off the image)."""
+        y = 2 * oy + i // 2
+        x = 2 * ox + i % 2
+        inb = m & (y < h) & (x < w)
+        q = y * w + x
+        wk = tl.load(w_ptr + b * h * w + q, mask=inb, other=0.0)
+        dk = tl.load(v_ptr + (b * C + FAR) * h * w + q, mask=inb, other=0.0)
+        return q, inb, wk, dk
+
+    @triton.jit
+    def _tap(f_ptr, hv_ptr, b, y, x, i: tl.constexpr, hc, wc, m, C: tl.constexpr, FAR: tl.constexpr):
+        """Bilinear tap i of the fine pixels (y, x) in the coarser level (replicate padding: clamped): its flat
+        index there, bilinear weight, weight of data and depth."""
+        r = tl.minimum(tl.maximum((y + 1) // 2 - 1 + i // 2, 0), hc - 1)
+        c = tl.minimum(tl.maximum((x + 1) // 2 - 1 + i % 2, 0), wc - 1)
+        wy1 = tl.where(y % 2 == 0, 0.75, 0.25)
+        wx1 = tl.where(x % 2 == 0, 0.75, 0.25)
+        wy = wy1 if i // 2 == 1 else 1.0 - wy1
+        wx = wx1 if i % 2 == 1 else 1.0 - wx1
+        q = r * wc + c
+        hk = tl.load(hv_ptr + b * hc * wc + q, mask=m, other=0.0)
+        dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + q, mask=m, other=0.0)
+        return q, wy * wx, hk, dk
+
+    @triton.jit
     def _pull(v_ptr, w_ptr, cv_ptr, cw_ptr, h, w, h2, w2, keep_f,
-             C: tl.constexpr, FAR: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover - compiled
-        """One pyramid level down: each coarse pixel the weighted mean of its far 2x2 children (fill._far_taps)."""
+              C: tl.constexpr, FAR: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover - compiled
+        """One pyramid level down: each coarse pixel the weighted mean of its far 2x2 children (fill._far_taps).
+        The children are re-read per pass (farthest depth, weights, each channel): they stay in cache."""
         b = tl.program_id(1).to(tl.int64)
         offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
         m = offs < h2 * w2
@@ -197,37 +228,24 @@ if triton is not None:
         ox = offs % w2
         dmax = tl.full((BLOCK,), float("-inf"), tl.float32)
         for i in tl.static_range(4):
-            y = 2 * oy + i // 2
-            x = 2 * ox + i % 2
-            inb = m & (y < h) & (x < w)
-            wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
-            dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
+            _, _, wk, dk = _child(v_ptr, w_ptr, b, oy, ox, i, h, w, m, C, FAR)
             dmax = tl.maximum(dmax, tl.where(wk > 0, dk, float("-inf")))
         den = tl.zeros((BLOCK,), tl.float32)
         for i in tl.static_range(4):
-            y = 2 * oy + i // 2
-            x = 2 * ox + i % 2
-            inb = m & (y < h) & (x < w)
-            wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
-            dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
-            den += tl.where((wk > 0) & (dk >= dmax * keep_f), wk, 0.0)
+            _, _, wk, dk = _child(v_ptr, w_ptr, b, oy, ox, i, h, w, m, C, FAR)
+            den += _kept(wk, dk, dmax, keep_f, 1.0)
         inv = tl.maximum(den, 1e-12)
-        for c in tl.static_range(C):
+        for ch in tl.static_range(C):
             num = tl.zeros((BLOCK,), tl.float32)
             for i in tl.static_range(4):
-                y = 2 * oy + i // 2
-                x = 2 * ox + i % 2
-                inb = m & (y < h) & (x < w)
-                wk = tl.load(w_ptr + b * h * w + y * w + x, mask=inb, other=0.0)
-                dk = tl.load(v_ptr + (b * C + FAR) * h * w + y * w + x, mask=inb, other=0.0)
-                vk = tl.load(v_ptr + (b * C + c) * h * w + y * w + x, mask=inb, other=0.0)
-                num += tl.where((wk > 0) & (dk >= dmax * keep_f), wk, 0.0) * vk
-            tl.store(cv_ptr + (b * C + c) * h2 * w2 + offs, tl.math.div_rn(num, inv), mask=m)
+                q, inb, wk, dk = _child(v_ptr, w_ptr, b, oy, ox, i, h, w, m, C, FAR)
+                num += _kept(wk, dk, dmax, keep_f, 1.0) * tl.load(v_ptr + (b * C + ch) * h * w + q, mask=inb, other=0.0)
+            tl.store(cv_ptr + (b * C + ch) * h2 * w2 + offs, tl.math.div_rn(num, inv), mask=m)
         tl.store(cw_ptr + b * h2 * w2 + offs, tl.minimum(den, 1.0), mask=m)
 
     @triton.jit
     def _push(f_ptr, hv_ptr, v_ptr, w_ptr, out_ptr, ohv_ptr, hc, wc, H, W, keep_f,
-             C: tl.constexpr, FAR: tl.constexpr, LAST: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover
+              C: tl.constexpr, FAR: tl.constexpr, LAST: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover
         """One pyramid level up: the far taps of the 2x bilinear upsampling (fill._upsample_far) under the level's
         own weighted values. LAST: zero where nothing was reached (the pyramid's final step)."""
         b = tl.program_id(1).to(tl.int64)
@@ -235,40 +253,22 @@ if triton is not None:
         m = offs < H * W
         y = offs // W
         x = offs % W
-        r0 = (y + 1) // 2 - 1  # the first tap's coarse row (replicate padding: clamped)
-        c0 = (x + 1) // 2 - 1
-        wy1 = tl.where(y % 2 == 0, 0.75, 0.25)
-        wx1 = tl.where(x % 2 == 0, 0.75, 0.25)
         dmax = tl.full((BLOCK,), float("-inf"), tl.float32)
         for i in tl.static_range(4):
-            r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
-            c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
-            hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
-            dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
+            _, _, hk, dk = _tap(f_ptr, hv_ptr, b, y, x, i, hc, wc, m, C, FAR)
             dmax = tl.maximum(dmax, tl.where(hk > 0, dk, float("-inf")))
         den = tl.zeros((BLOCK,), tl.float32)
         for i in tl.static_range(4):
-            r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
-            c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
-            wy = wy1 if i // 2 == 1 else 1.0 - wy1
-            wx = wx1 if i % 2 == 1 else 1.0 - wx1
-            hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
-            dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
-            den += tl.where((hk > 0) & (dk >= dmax * keep_f), hk * (wy * wx), 0.0)
+            _, tw, hk, dk = _tap(f_ptr, hv_ptr, b, y, x, i, hc, wc, m, C, FAR)
+            den += _kept(hk, dk, dmax, keep_f, tw)
         lw = tl.load(w_ptr + b * H * W + offs, mask=m, other=0.0)
         inv = tl.maximum(den, 1e-12)
         reached = tl.maximum(lw, tl.where(den > 0, 1.0, 0.0))
         for ch in tl.static_range(C):
             num = tl.zeros((BLOCK,), tl.float32)
             for i in tl.static_range(4):
-                r = tl.minimum(tl.maximum(r0 + i // 2, 0), hc - 1)
-                c = tl.minimum(tl.maximum(c0 + i % 2, 0), wc - 1)
-                wy = wy1 if i // 2 == 1 else 1.0 - wy1
-                wx = wx1 if i % 2 == 1 else 1.0 - wx1
-                hk = tl.load(hv_ptr + b * hc * wc + r * wc + c, mask=m, other=0.0)
-                dk = tl.load(f_ptr + (b * C + FAR) * hc * wc + r * wc + c, mask=m, other=0.0)
-                fk = tl.load(f_ptr + (b * C + ch) * hc * wc + r * wc + c, mask=m, other=0.0)
-                num += tl.where((hk > 0) & (dk >= dmax * keep_f), hk * (wy * wx), 0.0) * fk
+                q, tw, hk, dk = _tap(f_ptr, hv_ptr, b, y, x, i, hc, wc, m, C, FAR)
+                num += _kept(hk, dk, dmax, keep_f, tw) * tl.load(f_ptr + (b * C + ch) * hc * wc + q, mask=m, other=0.0)
             up = tl.math.div_rn(num, inv)
             own = tl.load(v_ptr + (b * C + ch) * H * W + offs, mask=m, other=0.0)
             val = tl.where(lw > 0, lw * own + (1.0 - lw) * up, up)
@@ -287,20 +287,19 @@ def splat_keys(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tg
             ``(B, 3, 3)``, tgt_c2w ``(B, 4, 4)``; size: target ``(H, W)``; max_splat: largest splat side.
 
     Returns:
-        keys ``(B, H, W)`` int64 (:data:`NONE_KEY` where no point landed; else the low 32 bits are the winning
+        keys ``(B, H, W)`` int64 (:data:`~.splat.EMPTY_KEY` where no point landed; else the low 32 bits are the winning
         point's id ``v * Hs * Ws + row * Ws + column``) and z ``(B, V * Hs * Ws)`` float32, every point's target
         depth.
     """
     B, V, Hs, Ws = depths.shape
     H, W = size
     f32 = lambda x: x.float().contiguous()  # noqa: E731
-    keys = torch.full((B * H * W,), NONE_KEY, dtype=torch.int64, device=depths.device)
+    keys = torch.full((B * H * W,), EMPTY_KEY, dtype=torch.int64, device=depths.device)
     z = torch.empty((B, V * Hs * Ws), dtype=torch.float32, device=depths.device)
     grid = (triton.cdiv(Hs * Ws, block), B * V)
     ms = max(1, int(max_splat))
-    lim = 2.0 * ms + 2 * max(H, W)
     _splat[grid](f32(depths), f32(src_K), f32(src_c2w), f32(tgt_K), f32(tgt_c2w), keys, z, V, Hs, Ws, H, W, ms,
-                 -2.0 * ms - max(H, W), lim, BIAS=_SPLAT_DEPTH_BIAS, EDGE=_EDGE_REL, TOL=_SCALE_TOL, BLOCK=block,
+                 *far_limits(ms, size), BIAS=_SPLAT_DEPTH_BIAS, EDGE=_EDGE_REL, TOL=_SCALE_TOL, BLOCK=block,
                  **_OPTS)
     return keys.reshape(B, H, W), z
 
