@@ -223,9 +223,17 @@ def train(cfg: TrainConfig) -> dict:
     window, window_t, losses = [], time.monotonic(), []
 
     def progress() -> float:
-        if cfg.time_limit_s > 0:  # wall clock sets the pace; steps then only name the stage proportions
-            return (elapsed_before + time.monotonic() - start) / cfg.time_limit_s
-        return step / max(total, 1)
+        if cfg.time_limit_s <= 0:
+            return step / max(total, 1)
+        # Wall clock sets the pace; steps then only name the stage proportions. Every rank must take the same
+        # decision (stop, stage, k) at the same step, or the others wait in a collective forever: agree on the
+        # slowest clock's value.
+        p = (elapsed_before + time.monotonic() - start) / cfg.time_limit_s
+        if world > 1:
+            agreed = torch.tensor([p], dtype=torch.float64, device=device)
+            dist.all_reduce(agreed, op=dist.ReduceOp.MAX)
+            p = float(agreed)
+        return p
 
     def save(tag: Path, weights: dict | None) -> None:
         """Whole checkpoint from rank 0, `weights` from `full_model_state` (None on other ranks); every rank must
