@@ -7,21 +7,22 @@
 
 Without --input, sample episodes are written first (MuJoCo; not timed). Each side first runs one episode untimed
 (`warmup_s`: imports, CUDA start, Triton compiles). --repeat-episodes N reads every input
-episode N times under ids `<id>r<j>`, so a short input gives a steady figure. The run is the Python API that
-`embodied-rerender augment` calls (`pipeline.augment.augment`: warp synthesizer on --device, co-visibility
-retrieval k = 4, scoring against the recorded wrists on the same device, no previews), written with --writer
+episode N times (symlinked as ids `<id> * 100 + j`), so a short input gives a steady figure. The run is what
+`embodied-rerender augment` runs (`pipeline.launch.run_job`: warp synthesizer on --device, co-visibility
+retrieval k = 4, scoring against the recorded wrists on the same device, no previews), --workers N episodes in
+flight in spawned processes (`workers=N`; both sides), written with --writer
 (robomimic by default: it needs only h5py, so it runs where lerobot and zarr are not installed).
 
 Figures (one JSON line each): `augment_throughput.augment` seconds, synthesized frames written per second
 (`output_fps`) and episode frames per second; `augment_throughput.convert` the baseline; `ratio` = augment
 episode fps / convert episode fps (< 1: synthesis costs that much on top of the copy).
---small: one 17-frame 64x48 sample episode, repeated twice, on the CPU (a smoke check; figures mean nothing).
+--small: one 17-frame 64x48 sample episode, repeated twice, on the CPU in 2 processes (a smoke check; figures
+mean nothing).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import shutil
@@ -33,37 +34,36 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MUJOCO_GL", "osmesa")
 
 
-class Repeated:
-    """A reader that yields each episode of `reader` `n` times, as `<id>r<j>`."""
-
-    def __init__(self, reader, n: int):
-        self.reader, self.n, self.name = reader, n, reader.name
-        self.problems = reader.problems
-
-    def refs(self):
-        from embodied_rerender.io.base import EpisodeRef
-
-        return [EpisodeRef(r.task_id, f"{r.episode_id}r{j}") for r in self.reader.refs() for j in range(self.n)]
-
-    def read(self, ref):
-        from embodied_rerender.io.base import EpisodeRef
-
-        episode = self.reader.read(EpisodeRef(ref.task_id, ref.episode_id.rsplit("r", 1)[0]))
-        return dataclasses.replace(episode, episode_id=ref.episode_id)
+def repeat_dataset(src: Path, dst: Path, n: int) -> Path:
+    """`dst`: an AgiBot-layout dataset holding every episode of `src` `n` times, as ids `<id> * 100 + j`
+    (symlinked directories, copied task_info), so worker processes can read it like any input."""
+    dst.mkdir(parents=True)
+    (dst / "task_info").mkdir()
+    for info in sorted((src / "task_info").glob("task_*.json")):
+        task = info.stem.removeprefix("task_")
+        entries = []
+        for entry in json.loads(info.read_text()):
+            for j in range(n):
+                new_id = int(entry["episode_id"]) * 100 + j
+                entries.append({**entry, "episode_id": new_id})
+                for part in ("observations", "parameters", "proprio_stats"):
+                    (dst / part / task).mkdir(parents=True, exist_ok=True)
+                    os.symlink((src / part / task / str(entry["episode_id"])).absolute(), dst / part / task / str(new_id))
+        (dst / "task_info" / info.name).write_text(json.dumps(entries))
+    return dst
 
 
 def main() -> None:
     import torch
 
-    from embodied_rerender.generate.warp import WarpSynthesizer
-    from embodied_rerender.io import get_reader, get_writer
-    from embodied_rerender.pipeline.augment import AugmentConfig, augment
-    from embodied_rerender.pipeline.run import run_episodes
+    from embodied_rerender.pipeline.augment import AugmentConfig
+    from embodied_rerender.pipeline.launch import Job, run_job
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=None)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeat-episodes", type=int, default=8)
+    ap.add_argument("--workers", type=int, default=1, help="episodes in flight (launcher=local workers=N), both sides")
     ap.add_argument("--writer", default="robomimic")
     ap.add_argument("--compression", default="gzip", help="robomimic writer: gzip | lzf | none")
     ap.add_argument("--targets", default="head_to_gripper")
@@ -79,40 +79,42 @@ def main() -> None:
             size = dict(frames=17, width=64, height=48) if args.small else dict(frames=60, width=640, height=480)
             write_sample_dataset(src, episodes=1, progress=False, **size)
         if args.small:
-            args.device, args.repeat_episodes = "cpu", 2
+            args.device, args.repeat_episodes, args.workers = "cpu", 2, 2  # 2: the process launcher is exercised
+        src = Path(src)
         options = {"compression": None if args.compression == "none" else args.compression} \
             if args.writer == "robomimic" else {}
-
-        def reader(n=args.repeat_episodes):
-            return Repeated(get_reader(None, src), n)
-
+        once, repeated = repeat_dataset(src, root / "once", 1), repeat_dataset(src, root / "repeated", args.repeat_episodes)
         config = AugmentConfig(targets=args.targets.split(","), preview=False)
-        synthesizer = WarpSynthesizer(device=args.device)
-        t0 = time.perf_counter()  # one episode of each side first, untimed: imports, CUDA start, kernel compiles
-        run_episodes(reader(1), get_writer(args.writer, **options), root / "warm_convert", progress=False)
-        augment(reader(1), get_writer(args.writer, **options), root / "warm_augment", synthesizer, config,
-                progress=False)
-        warm_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        base = run_episodes(reader(), get_writer(args.writer, **options), root / "convert", progress=False)
-        base_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        report = augment(reader(), get_writer(args.writer, **options), root / "augment", synthesizer, config,
-                         progress=False)
-        ours_s = time.perf_counter() - t0
+
+        def job(input: Path, synthesize: bool) -> Job:
+            return Job(input=str(input), writer=args.writer, writer_options=options, device=args.device,
+                       generator="warp" if synthesize else None, augment=config if synthesize else None)
+
+        def timed(name: str, synthesize: bool, input: Path = repeated):
+            t0 = time.perf_counter()
+            report = run_job(job(input, synthesize), root / name, progress=False, workers=args.workers)
+            return report, time.perf_counter() - t0
+
+        # One episode of each side first, untimed: imports, CUDA start, kernel compiles (cached on disk for the
+        # worker processes too).
+        warm_s = timed("warm_convert", False, once)[1] + timed("warm_augment", True, once)[1]
+        base, base_s = timed("convert", False)
+        report, ours_s = timed("augment", True)
         episodes = [e for e in report.episodes if e.get("status") == "written"]
         frames = sum(e["frames"] for e in episodes)
         synthesized = sum(e["frames"] * len(e.get("synthesized", {})) for e in episodes)
         device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
         common = {"device": device, "writer": args.writer, "options": options, "episodes": len(episodes),
                   "episode_frames": frames, "input": str(args.input or "sample"), "small": args.small,
-                  "warmup_s": round(warm_s, 2)}
+                  "workers": args.workers, "warmup_s": round(warm_s, 2)}
         print(json.dumps({"figure": "augment_throughput.convert", **common, "seconds": round(base_s, 2),
                           "episode_fps": round(frames / base_s, 1)}), flush=True)
         print(json.dumps({"figure": "augment_throughput.augment", **common, "targets": args.targets,
                           "synthesized_frames": synthesized, "seconds": round(ours_s, 2),
                           "output_fps": round(synthesized / ours_s, 1), "episode_fps": round(frames / ours_s, 1),
                           "ratio": round(base_s / ours_s, 3)}), flush=True)
+        if len(episodes) != len(report.episodes) or base.skipped:
+            raise SystemExit(f"skipped episodes: {report.skip_lines() + base.skip_lines()}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

@@ -68,8 +68,9 @@ class Job:
 
 
 def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | None = None,
-            overwrite: bool = False, progress: bool = True) -> RunReport:
-    """Run `job` over every episode of its input into `output` with the `local` or `ray` launcher."""
+            overwrite: bool = False, progress: bool = True, workers: int = 1) -> RunReport:
+    """Run `job` over every episode of its input into `output` with the `local` or `ray` launcher;
+    `workers` > 1 with `local`: that many spawned processes of this machine (`processes.ProcessLauncher`)."""
     from ..io import detect_format
 
     job = dataclasses.replace(job, reader=job.reader or detect_format(job.input),
@@ -77,6 +78,11 @@ def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | N
     if job.generator is not None and job.preview_dir is None:
         job = dataclasses.replace(job, preview_dir=str(extras_dir(Path(output)) / "previews"))
     reader, writer = job.build_reader(), job.build_writer()
+    if launcher == "local" and workers > 1:
+        from .processes import ProcessLauncher
+
+        return run_episodes(reader, writer, output, None, overwrite, progress, job.input,
+                            launcher=ProcessLauncher(_absolute(job), workers))
     if launcher == "local":
         return run_episodes(reader, writer, output, job.build_transform(), overwrite, progress, job.input)
     if launcher == "ray":
@@ -91,8 +97,12 @@ def launch_options(cfg) -> dict:
 
     if cfg.launcher not in ("local", "ray"):
         raise DatasetError(f"unknown launcher={cfg.launcher}; use launcher=local or launcher=ray")
+    if not isinstance(cfg.workers, int) or cfg.workers < 1:
+        raise DatasetError(f"workers={cfg.workers}: use a whole number >= 1 (episodes in flight at once)")
+    if cfg.launcher == "ray" and cfg.workers != 1:
+        raise DatasetError(f"workers={cfg.workers} is for launcher=local; with launcher=ray set ray.num_workers")
     return {"launcher": cfg.launcher, "ray": OmegaConf.to_container(cfg.ray, resolve=True),
-            "overwrite": cfg.overwrite, "progress": cfg.progress}
+            "overwrite": cfg.overwrite, "progress": cfg.progress, "workers": cfg.workers}
 
 
 def generator_options(cfg) -> dict:
@@ -164,9 +174,7 @@ class RayLauncher:
 
     def __init__(self, job: Job, options: RayOptions | None = None):
         self.options = options or RayOptions()
-        # Workers may start in another directory or on another node: every path absolute.
-        self.job = dataclasses.replace(job, input=str(Path(job.input).absolute()),
-                                       preview_dir=job.preview_dir and str(Path(job.preview_dir).absolute()))
+        self.job = _absolute(job)
 
     def gpus_per_worker(self) -> float:
         if self.options.num_gpus_per_worker is not None:
@@ -243,6 +251,12 @@ class RayLauncher:
             return int(self.options.num_workers)
         fits = [total["CPU"] / max(cpus, 1e-6)] + ([total["GPU"] / gpus] if gpus else [])
         return max(1, int(min(fits)))
+
+
+def _absolute(job: Job) -> Job:
+    """`job` with every path absolute: workers may start in another directory or on another node."""
+    return dataclasses.replace(job, input=str(Path(job.input).absolute()),
+                               preview_dir=job.preview_dir and str(Path(job.preview_dir).absolute()))
 
 
 def _started(actors: list) -> list:
