@@ -8,6 +8,7 @@ Frame access is lazy: a `CameraStream` decodes only the frames it is asked for.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Sequence, runtime_checkable
@@ -108,18 +109,48 @@ class DepthPngFrames:
         return depth_png_size(self.paths[0])
 
     def read(self, indices) -> np.ndarray:
+        """Decoded on a thread pool: PIL's PNG decoder releases the GIL (2x on 2 cores, `benchmarks/depth_decode.py`)."""
         from .errors import ConsistencyError
         from .imageio import read_depth_png
 
-        frames = []
-        for i in np.asarray(indices, dtype=np.int64).tolist():
-            frames.append(read_depth_png(self.paths[i], self.scale))
-            if frames[-1].shape != frames[0].shape:
-                raise ConsistencyError(f"depth PNG is {frames[-1].shape[1]}x{frames[-1].shape[0]}, frame "
-                                       f"{indices[0]} is {frames[0].shape[1]}x{frames[0].shape[0]}", path=self.paths[i])
-        if not frames:
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1).tolist()
+        if not idx:
             return np.zeros((0, 0, 0), np.float32)
-        return np.stack(frames)
+        first = read_depth_png(self.paths[idx[0]], self.scale)
+        out = np.empty((len(idx), *first.shape), np.float32)
+        out[0] = first
+
+        def decode(j: int) -> None:
+            frame = read_depth_png(self.paths[idx[j]], self.scale)
+            if frame.shape != first.shape:
+                raise ConsistencyError(f"depth PNG is {frame.shape[1]}x{frame.shape[0]}, frame {idx[0]} is "
+                                       f"{first.shape[1]}x{first.shape[0]}", path=self.paths[idx[j]])
+            out[j] = frame
+
+        for _ in _decode_pool().map(decode, range(1, len(idx))):  # re-raises the first error, in frame order
+            pass
+        return out
+
+
+_POOL = None
+
+
+def _decode_pool():
+    """One thread pool per process for still-image decodes (created on first use)."""
+    global _POOL
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max(1, min(8, len(os.sched_getaffinity(0)))), thread_name_prefix="depth-png")
+    return _POOL
+
+
+def _forget_pool() -> None:  # a forked child has none of the parent's threads
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
 
 
 # --------------------------------------------------------------------------------------------

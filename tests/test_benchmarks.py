@@ -30,6 +30,7 @@ SMALL = {
     "stream.py": ["--small", "--device", "cpu"],
     "score.py": ["--small"],
     "augment_throughput.py": ["--small"],
+    "depth_decode.py": ["--small"],
 }
 
 
