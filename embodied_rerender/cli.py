@@ -165,12 +165,12 @@ VERBS = {verb.name: verb for verb in (
          "one block per episode: frames, cameras (size, codec, depth count, camera-centre ranges), problems (every "
          "frame and depth map is decoded, so it reports what convert and augment would skip)"),
     Verb("convert", cmd_convert,
-         "input=PATH output=PATH writer=lerobot|zarr|shards|robomimic [reader=...] [launcher=local|ray]",
+         "input=PATH output=PATH writer=lerobot|zarr|shards|robomimic [reader=...] [workers=N] [launcher=local|ray]",
          "reader to writer, no synthesis",
          "reader to writer, no synthesis; `report.json` at the output root"),
     Verb("augment", cmd_augment,
          "input=PATH output=PATH [generator=warp|hybrid|learned|stream] [targets=[head_to_gripper,virtual_wrist,orbit,loop,"
-         "head_shift]] [output_mode=cameras|episodes replace_camera=head] [launcher=local|ray]",
+         "head_shift]] [output_mode=cameras|episodes replace_camera=head] [workers=N] [launcher=local|ray]",
          "read, synthesize target views, write",
          "synthesizes target cameras through the memory loop, writes them with any writer (as extra cameras, or with "
          "`output_mode=episodes` as extra episodes whose `replace_camera` is the synthesized view), previews and "
