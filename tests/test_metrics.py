@@ -165,6 +165,35 @@ def test_ssim_over_several_masks_equals_ssim_per_mask():
     torch.testing.assert_close(masked, ssim(a, b, m))
 
 
+def test_compiled_cpu_ssim_and_psnr_of_uint8_equal_the_torch_path():
+    """uint8 frames on a CPU take the numba kernel; the same frames as floats take the torch path."""
+    from embodied_rerender.metrics import ssim_over, to_float_chw
+    from embodied_rerender.metrics.image import _numba_ssim
+
+    if _numba_ssim() is None:
+        pytest.skip("numba is not installed")
+    g = np.random.default_rng(4)
+    a = g.integers(0, 256, (2, 3, 13, 17, 3), dtype=np.uint8)  # two leading axes, odd sizes
+    b = np.clip(a.astype(int) + g.integers(-50, 50, a.shape), 0, 255).astype(np.uint8)
+    b[0, 1] = a[0, 1]  # one identical frame: SSIM 1
+    m = g.random((2, 3, 13, 17)) > 0.5
+    m[1, 2] = False  # one empty mask: NaN
+    compiled = ssim_over(a, b, [None, torch.from_numpy(m), None])
+    reference = ssim_over(to_float_chw(a, torch.float32), to_float_chw(b, torch.float32), [None, torch.from_numpy(m), None])
+    for got, want in zip(compiled, reference):
+        assert got.shape == (2, 3) and got.dtype == torch.float64
+        torch.testing.assert_close(got, want.double(), atol=1e-6, rtol=0, equal_nan=True)
+    assert torch.isnan(compiled[1][1, 2]) and abs(float(compiled[0][0, 1]) - 1.0) < 1e-6
+    from embodied_rerender.metrics.image import psnr_over
+
+    compiled = psnr_over(a, b, [None, torch.from_numpy(m)])
+    reference = psnr_over(to_float_chw(a), to_float_chw(b), [None, torch.from_numpy(m)])
+    for got, want in zip(compiled, reference):
+        assert got.shape == (2, 3) and got.dtype == torch.float64
+        torch.testing.assert_close(got, want, atol=1e-9, rtol=0, equal_nan=True)
+    assert torch.isinf(compiled[0][0, 1]) and torch.isnan(compiled[1][1, 2])
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_score_views_on_cuda_equals_the_cpu():
     from embodied_rerender.metrics import score_views
