@@ -6,7 +6,8 @@ on the CPU in the same run.
 
 Inputs: random uint8 frames, the ground truth the same plus noise, a random covered mask (speed does not depend
 on the content). Figure (one JSON line): `score.views` seconds per view (median of --repeat after one warm-up) on
---device, the CPU baseline, `ratio` = CPU s / device s, and the largest difference between the two results.
+--device, the CPU baseline, `ratio` = CPU s / device s, and the largest difference between the two results;
+`score.cpu_kernels` the CPU call (compiled kernels for uint8) against the torch path on the same CPU.
 --small: 4 frames at 48x64 on the CPU (a smoke check for the test suite).
 """
 
@@ -61,6 +62,25 @@ def main() -> None:
                       "seconds_per_view": round(ours, 4), "fps": round(args.frames / ours, 1),
                       "baseline": f"score_views on the CPU ({os.cpu_count()} cores)", "baseline_seconds": round(base, 4),
                       "ratio": round(base / ours, 2), "max_abs_diff": max(abs(a[k] - b[k]) for k in a),
+                      "small": args.small}), flush=True)
+    # On the CPU, uint8 frames take the compiled kernels (metrics/numba_ssim.py); the torch path is the baseline.
+    from embodied_rerender.metrics import image
+
+    compiled = image._numba_ssim
+    if compiled() is None:
+        return
+    fast = timed(lambda: score_views(frames, truth, covered), args.repeat, lambda: None)
+    c = score_views(frames, truth, covered)
+    image._numba_ssim = lambda: None
+    try:
+        slow = timed(lambda: score_views(frames, truth, covered), args.repeat, lambda: None)
+        t = score_views(frames, truth, covered)
+    finally:
+        image._numba_ssim = compiled
+    print(json.dumps({"figure": "score.cpu_kernels", "device": f"cpu ({os.cpu_count()} cores)", "frames": args.frames,
+                      "size": f"{H}x{W}", "seconds_per_view": round(fast, 4), "fps": round(args.frames / fast, 1),
+                      "baseline": "the torch path on the same CPU", "baseline_seconds": round(slow, 4),
+                      "ratio": round(slow / fast, 2), "max_abs_diff": max(abs(c[k] - t[k]) for k in c),
                       "small": args.small}), flush=True)
 
 
