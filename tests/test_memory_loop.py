@@ -60,6 +60,25 @@ def test_retrieval_prefers_covisible_over_closer_facing_away():
     assert again == bank.retrieve(target, 2, "random", torch.Generator().manual_seed(3)).indices
 
 
+def test_top_k_keeps_one_recorded_view_when_synthesized_ones_outrank_it():
+    target = trajectory(down_camera(0.0, 0.0, 0.6))
+    bank = MemoryBank(near=0.1, far=2.0, num_samples=512)
+    bank.add(floor_view("head", down_camera(0.35, 0.0, 1.0)))  # recorded, sees the target's floor less well
+    for i, dx in enumerate((0.0, 0.02, -0.02)):  # written back next to the target: they outrank the head
+        view = floor_view(f"synth{i}", down_camera(dx, 0.0, 0.6))
+        view.provenance = {"generator": "warp"}
+        bank.add(view)
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    plain = bank.retrieve(target, 3, "covisibility", gen(), keep_measured=False)
+    assert "head" not in [bank[i].name for i in plain.indices] and plain.scores[0] > 0
+    kept = bank.retrieve(target, 3, "covisibility", gen())
+    names = [bank[i].name for i in kept.indices]
+    assert names[-1] == "head" and names[:2] == [bank[i].name for i in plain.indices][:2]
+    assert [bank[i].name for i in bank.retrieve(target, 1, "covisibility", gen()).indices] == [bank[plain.indices[0]].name]
+    assert bank.retrieve(target, 4, "covisibility", gen()).indices == bank.retrieve(target, 4, "covisibility", gen(),
+                                                                                   keep_measured=False).indices
+
+
 def test_write_back_makes_second_trajectory_agree_in_the_hole():
     hole = (slice(16, 32), slice(24, 40))
     first = Target("first", trajectory(down_camera(0.0, 0.0, 0.6)))

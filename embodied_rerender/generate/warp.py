@@ -98,7 +98,7 @@ class WarpSynthesizer:
         streamed = dev.type == "cuda" and not self.static_memory
         ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev)
         # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
-        measured = ["generator" not in v.provenance for v in views]
+        measured = [v.measured for v in views]
         # Measured views first: a synthesized view's depth is partly the fill's guess, so in the z-test it could
         # hide what a recorded camera saw; it only fills what the measured views leave uncovered.
         layered = self.measured_first and any(measured) and not all(measured)

@@ -44,6 +44,12 @@ class View:
             raise ValueError(f"view {self.name}: depth {self.depth.shape} does not match frames {self.frames.shape}")
 
     @property
+    def measured(self) -> bool:
+        """True for a recorded camera (its depth measured), False for a view a generator wrote back (its depth
+        partly the fill's guess); a merged view is measured when all its members are."""
+        return bool(self.provenance.get("measured", "generator" not in self.provenance))
+
+    @property
     def stop(self) -> int:
         return self.start + len(self.frames)
 
@@ -102,12 +108,24 @@ class MemoryBank:
         raise ValueError(f"unknown retrieval {method!r}; choose from {RETRIEVAL_METHODS}")
 
     def retrieve(self, target: CameraTrajectory, k: int, method: str = "covisibility",
-                 generator: torch.Generator | None = None, require_depth: bool = False) -> Retrieval:
-        """The top-k views for `target` (ties broken by bank order, so results are reproducible)."""
+                 generator: torch.Generator | None = None, require_depth: bool = False,
+                 keep_measured: bool = True) -> Retrieval:
+        """The top-k views for `target` (ties broken by bank order, so results are reproducible).
+
+        keep_measured: with k >= 2 and a top-k of synthesized views only, the best recorded view that sees the
+        target (co-visibility > 0; any, for pose retrieval) takes the last place. Written-back views rank high
+        because they were made close to the next target, but what they show beyond their own context is guessed;
+        on the 12-shot table the virtual wrists otherwise got four synthesized wrists and no measured surface.
+        Not for k = 1 (the one view stays the best scoring) nor for random retrieval (the ablation)."""
         candidates = [i for i, v in enumerate(self.views) if not require_depth or v.depth is not None]
         scores = self.scores(target, method, generator, candidates)
         order = sorted(range(len(candidates)), key=lambda j: (-scores[j], candidates[j]))
         chosen = [candidates[j] for j in order[:k]]
+        if keep_measured and k >= 2 and method != "random" and not any(self.views[i].measured for i in chosen):
+            sees = (lambda j: scores[j] > 0) if method == "covisibility" else (lambda j: True)
+            best = next((candidates[j] for j in order if self.views[candidates[j]].measured and sees(j)), None)
+            if best is not None:
+                chosen = chosen[:k - 1] + [best]
         full = np.full(len(self.views), np.nan)
         full[candidates] = scores
         return Retrieval(chosen, full)
@@ -157,6 +175,7 @@ class MemoryBank:
             names = [members[i].name for i in m.members]
             views.append(View(f"merge({'+'.join(names)})", pick([v.frames for v in members]), depth, traj,
                               members[0].start, {"merged": names, "score": m.score,
+                                                 "measured": all(members[i].measured for i in m.members),
                                                  "frame_source": [members[i].name for i in src.tolist()]}))
         return views, found
 
