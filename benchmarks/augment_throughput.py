@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="episodes in flight (launcher=local workers=N), both sides")
     ap.add_argument("--writer", default="robomimic")
     ap.add_argument("--compression", default="gzip", help="robomimic writer: gzip | lzf | none")
+    ap.add_argument("--compression-level", type=int, default=4, help="robomimic writer: the gzip level")
     ap.add_argument("--targets", default="head_to_gripper")
     ap.add_argument("--small", action="store_true")
     args = ap.parse_args()
@@ -81,8 +82,8 @@ def main() -> None:
         if args.small:
             args.device, args.repeat_episodes, args.workers = "cpu", 2, 2  # 2: the process launcher is exercised
         src = Path(src)
-        options = {"compression": None if args.compression == "none" else args.compression} \
-            if args.writer == "robomimic" else {}
+        options = {"compression": None if args.compression == "none" else args.compression,
+                   "compression_level": args.compression_level} if args.writer == "robomimic" else {}
         once, repeated = repeat_dataset(src, root / "once", 1), repeat_dataset(src, root / "repeated", args.repeat_episodes)
         config = AugmentConfig(targets=args.targets.split(","), preview=False)
 
@@ -93,7 +94,9 @@ def main() -> None:
         def timed(name: str, synthesize: bool, input: Path = repeated):
             t0 = time.perf_counter()
             report = run_job(job(input, synthesize), root / name, progress=False, workers=args.workers)
-            return report, time.perf_counter() - t0
+            seconds = time.perf_counter() - t0
+            shutil.rmtree(root / name)  # raw 640x480 HDF5 is ~0.5 GB per episode: long runs would fill the disk
+            return report, seconds
 
         # One episode of each side first, untimed: imports, CUDA start, kernel compiles (cached on disk for the
         # worker processes too).
@@ -108,9 +111,10 @@ def main() -> None:
                   "episode_frames": frames, "input": str(args.input or "sample"), "small": args.small,
                   "workers": args.workers, "warmup_s": round(warm_s, 2)}
         print(json.dumps({"figure": "augment_throughput.convert", **common, "seconds": round(base_s, 2),
+                          "merge_s": round(base.merge_seconds, 2),
                           "episode_fps": round(frames / base_s, 1)}), flush=True)
         print(json.dumps({"figure": "augment_throughput.augment", **common, "targets": args.targets,
-                          "synthesized_frames": synthesized, "seconds": round(ours_s, 2),
+                          "synthesized_frames": synthesized, "seconds": round(ours_s, 2), "merge_s": round(report.merge_seconds, 2),
                           "output_fps": round(synthesized / ours_s, 1), "episode_fps": round(frames / ours_s, 1),
                           "ratio": round(base_s / ours_s, 3)}), flush=True)
         if len(episodes) != len(report.episodes) or base.skipped:

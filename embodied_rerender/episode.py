@@ -141,7 +141,9 @@ def _decode_pool():
     if _POOL is None:
         from concurrent.futures import ThreadPoolExecutor
 
-        _POOL = ThreadPoolExecutor(max(1, min(8, len(os.sched_getaffinity(0)))), thread_name_prefix="depth-png")
+        from .threads import cpu_share
+
+        _POOL = ThreadPoolExecutor(min(8, cpu_share()), thread_name_prefix="depth-png")
     return _POOL
 
 

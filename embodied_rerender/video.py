@@ -16,6 +16,7 @@ from typing import Iterable, Iterator, Sequence
 import numpy as np
 
 from .errors import FormatError
+from .threads import cpu_share
 
 # SVT-AV1 prints its whole configuration to stderr on every encode unless told to report errors only.
 os.environ.setdefault("SVT_LOG", "1")
@@ -148,7 +149,9 @@ class VideoReader:
                 self._container = av.open(str(self.path))
             except Exception as exc:  # noqa: BLE001
                 raise _open_error(self.path, exc) from exc
-            self._container.streams.video[0].thread_type = "AUTO"
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.thread_count = cpu_share()  # FFmpeg's default (0) sizes every open video's pool by the machine's cores
         return self._container
 
     def _seek_to(self, index: int) -> None:

@@ -111,3 +111,85 @@ def test_zero_workers_is_refused():
 
     with pytest.raises(DatasetError, match="workers=0"):
         ProcessLauncher(Job(input="x", writer="zarr"), 0)
+
+
+def hdf5_content(path) -> dict:
+    """Every group's and dataset's attributes and values (the bytes of the file differ from run to run: HDF5
+    object headers keep creation times)."""
+    import h5py
+
+    def plain(attrs):
+        return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in attrs.items()}
+
+    out = {}
+    with h5py.File(path) as f:
+        out["/"] = plain(f.attrs)
+        f.visititems(lambda name, obj: out.__setitem__(name, (plain(obj.attrs), obj[()].tobytes(), obj.dtype.str,
+                                                              obj.compression, obj.is_virtual)
+                                                       if isinstance(obj, h5py.Dataset) else plain(obj.attrs)))
+    return out
+
+
+def assert_same_robomimic(a, b) -> None:
+    assert hdf5_content(a / "data.hdf5") == hdf5_content(b / "data.hdf5")
+    ra, rb = (json.loads((p / "report.json").read_text()) for p in (a, b))
+    assert ra["episodes"] == rb["episodes"]
+
+
+def _no_one_shot_merge(monkeypatch):
+    from embodied_rerender.io.robomimic import RobomimicWriter
+
+    def refuse(self, dirs, out):
+        raise AssertionError("the one-shot merge ran: the early merge was not used")
+
+    monkeypatch.setattr(RobomimicWriter, "merge", refuse)
+
+
+def test_robomimic_is_merged_while_processes_write(source, tmp_path, monkeypatch):
+    """The driver copies finished episodes into the HDF5 file during the run (the writers run in other
+    processes); the file is the one a one-process run writes."""
+    local = tmp_path / "local"
+    run_job(Job(input=str(source), writer="robomimic"), local, progress=False)
+    _no_one_shot_merge(monkeypatch)
+    out = tmp_path / "two"
+    report = run_job(Job(input=str(source), writer="robomimic"), out, progress=False, workers=2)
+    assert len(report.written) == 4
+    assert_same_robomimic(out, local)
+
+
+def test_early_merge_gives_way_when_an_episode_is_rewritten(tmp_path, monkeypatch):
+    """An episode rewritten to the common camera set after it was copied: the early copy is dropped and the
+    usual merge writes the dataset, as one process would."""
+    import h5py
+    from agibot_fixtures import make_episode
+
+    src = tmp_path / "src"
+    for episode, cameras in (("30", ("head", "hand_left")), ("31", ("head",)), ("32", ("head", "hand_left"))):
+        make_episode(src, episode=episode, n=6, cameras=cameras)
+    from embodied_rerender.io.robomimic import RobomimicWriter
+
+    one_shot, merges = RobomimicWriter.merge, []
+    monkeypatch.setattr(RobomimicWriter, "merge", lambda self, dirs, out: merges.append(out) or one_shot(self, dirs, out))
+    reports = {w: run_job(Job(input=str(src), writer="robomimic"), tmp_path / str(w), progress=False, workers=w)
+               for w in (1, 2)}
+    assert len(merges) == 2  # the two-process run fell back to the one-shot merge
+    status = {e["episode"]: e for e in reports[2].episodes}
+    assert status["327/30"]["dropped_cameras"] == ["hand_left"]
+    with h5py.File(tmp_path / "2" / "data.hdf5") as f:
+        assert all(sorted(k for k in f[f"data/demo_{i}/obs"] if k.endswith("_image")) == ["head_image"]
+                   for i in range(3))
+    assert_same_robomimic(tmp_path / "2", tmp_path / "1")
+
+
+def test_cpu_share_follows_the_launchers_thread_limit(monkeypatch):
+    from embodied_rerender.threads import cpu_share
+
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu_share() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", str(cores + 5))
+    assert cpu_share() == cores  # never more than this process may run on
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert cpu_share() == cores
+    monkeypatch.setenv("OMP_NUM_THREADS", "two")
+    assert cpu_share() == cores

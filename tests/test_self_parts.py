@@ -148,6 +148,18 @@ def test_openings_come_from_the_camera_side_and_only_that_camera_gets_parts():
     assert other.parts.masks[0][finger(CLOSED)].mean() > 0.95  # hand_right is closed when hand_left is open
 
 
+def test_a_held_out_wrist_gets_parts_by_its_target_alone():
+    """The multi-shot table holds the wrists out of the episode (only their ground truth is packed): a target
+    that says it replaces hand_left still gets hand_left's parts, picked by the episode's gripper opening."""
+    ep = episode_with_wrist()
+    library = {"hand_left": build_self_parts("hand_left", ep.cameras["hand_left"][:], openings(), bins=4)}
+    traj = ep.cameras["hand_left"].trajectory
+    del ep.cameras["hand_left"]
+    parts = target_parts(ep, Target("hand_left", traj, ground_truth="hand_left"), library)
+    np.testing.assert_array_equal(parts.masks[1], library["hand_left"].masks[1])
+    assert target_parts(ep, Target("virtual_wrist_0", traj, ground_truth="virtual_wrist_0"), library) is None
+
+
 def test_eval_refuses_parts_from_the_scored_episodes():
     from embodied_rerender.errors import DatasetError
     from embodied_rerender.evaluation.synthesizers import build_synthesizers

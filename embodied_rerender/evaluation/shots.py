@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..generate.self_parts import OPENING_KEY
 from ..io.packed import camera_tensors, read_shard, write_shard
 from .runner import BankOptions, Setting, run_setting
 from .markdown import table
@@ -76,13 +77,16 @@ def pack_shots(input: str | Path, output: str | Path, compress: bool = True, pro
             tensors.update(camera_tensors(t.name, truth[t.name], t.trajectory))
         meta = {"episode": f"{ep.task_id}_{ep.episode_id}", "shots": [t.name for t in targets],
                 "height": head.trajectory.height, "width": head.trajectory.width}
+        if OPENING_KEY in ep.state:  # the gripper opening: self parts pick their template by it
+            tensors[OPENING_KEY] = np.asarray(ep.state[OPENING_KEY], np.float64)
+            meta["names"] = {OPENING_KEY: ep.names.get(OPENING_KEY, [])}
         written.append(write_shard(out / f"shots_{ep.task_id}_{ep.episode_id}", tensors, meta, compress))
     return written
 
 
 def load_shots(path: str | Path):
-    """`(episode, targets, truth)`: an Episode holding the head camera, the shot Targets in order, and
-    name -> `(T, H, W, 3) uint8` ground truth."""
+    """`(episode, targets, truth)`: an Episode holding the head camera (and the gripper opening where packed),
+    the shot Targets in order, and name -> `(T, H, W, 3) uint8` ground truth."""
     from ..episode import ArrayFrames, CameraStream, CameraTrajectory, Episode
     from ..generate import Target
 
@@ -96,6 +100,9 @@ def load_shots(path: str | Path):
                         ArrayFrames(tensors["head.depth"].float().numpy()))
     task, ep_id = meta["episode"].split("_", 1)
     episode = Episode(ep_id, 30.0, {"head": head}, task_id=task)
+    if OPENING_KEY in tensors:
+        episode.state[OPENING_KEY] = tensors[OPENING_KEY].numpy()
+        episode.names.update(meta.get("names", {}))
     targets = [Target(name, trajectory(name), ground_truth=name) for name in meta["shots"]]
     truth = {name: tensors[f"{name}.frames"].numpy() for name in meta["shots"]}
     return episode, targets, truth

@@ -83,15 +83,16 @@ def attach_parts(episode: Episode, targets: list[Target], library: dict[str, Sel
 
 
 def target_parts(episode: Episode, target: Target, library: dict[str, SelfParts]) -> PartsFrames | None:
-    """The parts of `target` when its trajectory is that of recorded camera ``target.ground_truth`` and the library
-    has a template of that camera at the target's size; None otherwise."""
+    """The parts of `target` when it replaces recorded camera ``target.ground_truth`` (its trajectory is that
+    camera's where the episode holds it; a held-out camera, as in the multi-shot table, is taken at its word) and
+    the library has a template of that camera at the target's size; None otherwise."""
     name = target.ground_truth
     cam, parts = episode.cameras.get(name) if name else None, library.get(name) if name else None
     traj = target.trajectory
-    if cam is None or parts is None or cam.trajectory is None or not len(parts.openings):
+    if parts is None or not len(parts.openings) or parts.size != (traj.height, traj.width):
         return None
-    if parts.size != (traj.height, traj.width) or cam.trajectory.extrinsics.shape != traj.extrinsics.shape \
-            or not np.allclose(cam.trajectory.extrinsics, traj.extrinsics):
+    if cam is not None and (cam.trajectory is None or cam.trajectory.extrinsics.shape != traj.extrinsics.shape
+                            or not np.allclose(cam.trajectory.extrinsics, traj.extrinsics)):
         return None
     opening = gripper_opening(episode, name)
     if opening is None or len(opening) < len(traj):

@@ -188,35 +188,69 @@ class RobomimicWriter:
     # -- merge -----------------------------------------------------------------------------------
     def merge(self, episode_dirs: list[Path], out: Path) -> None:
         """Copy the demo of each episode directory, in order, into `<out>/<filename>` as demo_0, demo_1, ..."""
-        import h5py
-
         if not episode_dirs:
             raise DatasetError("nothing to merge: no episode directories")
-        out = prepare_dir(out)
-        names, total, env = [], 0, None
-        with h5py.File(out / self.filename, "w") as dst:
-            data = dst.create_group("data")
-            for i, ep_dir in enumerate(episode_dirs):
-                src_path = Path(ep_dir) / self.filename
-                try:
-                    src = h5py.File(src_path, "r")
-                except OSError as exc:
-                    raise FormatError(f"cannot open HDF5 ({exc})", path=src_path) from exc
-                with src:
-                    demos = sorted_demos(src)
-                    if len(demos) != 1:
-                        raise FormatError(f"episode file must hold one demo, found {len(demos)}", path=src_path)
-                    name = f"demo_{i}"
-                    src.copy(src["data"][demos[0]], data, name=name)
-                    total += int(src["data"][demos[0]].attrs["num_samples"])
-                    env = _merge_env_args(env, json.loads(src["data"].attrs["env_args"]), src_path)
-                names.append(name)
-            data.attrs["total"] = total
-            data.attrs["env_args"] = json.dumps(env)
-            normalize_actions(data, names)
-            for name in names:
-                add_next_obs(data[name])
-            write_masks(dst, names, self.valid_fraction, self.split_seed)
+        session = self.merge_session(out)
+        try:
+            for ep_dir in episode_dirs:
+                session.add(ep_dir)
+            session.finish()
+        except BaseException:
+            session.abort()
+            raise
+
+    def merge_session(self, out: Path) -> "RobomimicMerge":
+        """A merge that takes the episode directories one at a time, in order (`add`), so a run can copy the
+        finished ones while later episodes are still being written; `finish` does what needs them all."""
+        return RobomimicMerge(out, self.filename, self.valid_fraction, self.split_seed)
+
+
+class RobomimicMerge:
+    """`<out>/<filename>` filled demo by demo; the dataset-wide steps (action normalization, next_obs, masks) run
+    in `finish`. `abort` closes the file and leaves `out` for the caller to remove."""
+
+    def __init__(self, out: Path, filename: str, valid_fraction: float, split_seed: int):
+        import h5py
+
+        self.out, self.valid_fraction, self.split_seed = prepare_dir(out), valid_fraction, split_seed
+        self.dst = h5py.File(self.out / filename, "w")
+        self.data = self.dst.create_group("data")
+        self.names, self.total, self.env = [], 0, None
+        self.filename = filename
+
+    def add(self, ep_dir: Path) -> None:
+        import h5py
+
+        src_path = Path(ep_dir) / self.filename
+        try:
+            src = h5py.File(src_path, "r")
+        except OSError as exc:
+            raise FormatError(f"cannot open HDF5 ({exc})", path=src_path) from exc
+        with src:
+            demos = sorted_demos(src)
+            if len(demos) != 1:
+                raise FormatError(f"episode file must hold one demo, found {len(demos)}", path=src_path)
+            env = _merge_env_args(self.env, json.loads(src["data"].attrs["env_args"]), src_path)
+            name = f"demo_{len(self.names)}"
+            src.copy(src["data"][demos[0]], self.data, name=name)
+            self.total += int(src["data"][demos[0]].attrs["num_samples"])
+        self.env = env
+        self.names.append(name)
+
+    def finish(self) -> None:
+        if not self.names:
+            raise DatasetError("nothing to merge: no episode directories")
+        data = self.data
+        data.attrs["total"] = self.total
+        data.attrs["env_args"] = json.dumps(self.env)
+        normalize_actions(data, self.names)
+        for name in self.names:
+            add_next_obs(data[name])
+        write_masks(self.dst, self.names, self.valid_fraction, self.split_seed)
+        self.dst.close()
+
+    def abort(self) -> None:
+        self.dst.close()
 
 
 def normalize_actions(data, names: list[str]) -> None:

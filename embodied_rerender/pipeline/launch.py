@@ -212,10 +212,14 @@ class RayLauncher:
         from ray.exceptions import RayActorError, RayTaskError
 
         pending, attempts, inflight = deque(refs), Counter(), {}
-        while pending or inflight:
+
+        def submit() -> None:
             while pending and idle:
                 actor, ref = idle.pop(), pending.popleft()
                 inflight[actor.process.remote(ref, stage, keep)] = (actor, ref)
+
+        while pending or inflight:
+            submit()
             (future,), _ = ray.wait(list(inflight), num_returns=1)
             actor, ref = inflight.pop(future)
             try:
@@ -234,6 +238,7 @@ class RayLauncher:
             except RayTaskError as err:  # write_one catches everything; this is a bug or an unpicklable result
                 idle.append(actor)
                 entry = _skipped(ref, f"worker error: {_reason(err)}")
+            submit()  # the freed worker gets its next episode before the caller records this one
             yield entry
 
     def num_workers(self, gpus: float) -> int:

@@ -132,10 +132,7 @@ class ProcessLauncher:
     def _dispatch(self, refs: list[EpisodeRef], stage: str, keep) -> Iterator[dict]:
         pending, attempts, failures = deque(refs), Counter(), []
         while pending or any(p.ref is not None for p in self._procs.values()):
-            for p in self._procs.values():
-                if p.ready and p.ref is None and pending:
-                    p.ref = pending.popleft()
-                    p.tasks.put((p.ref, stage, keep))
+            self._assign(pending, stage, keep)
             try:
                 wid, kind, payload, detail = self._results.get(timeout=POLL_S)
             except queue.Empty:
@@ -157,7 +154,15 @@ class ProcessLauncher:
                     raise DatasetError(f"no worker process could start: {payload}")
             else:
                 p.ref = None
+                self._assign(pending, stage, keep)  # before the caller records this one (an fsync can stall it)
                 yield payload
+
+    def _assign(self, pending: deque, stage: str, keep) -> None:
+        """The next pending episode to every ready, idle process."""
+        for p in self._procs.values():
+            if p.ready and p.ref is None and pending:
+                p.ref = pending.popleft()
+                p.tasks.put((p.ref, stage, keep))
 
     def _reap(self, pending: deque, attempts: Counter) -> Iterator[dict]:
         """Dead processes: the episode each held is retried (or skipped after `retries`), and a fresh process

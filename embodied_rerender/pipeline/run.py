@@ -33,6 +33,7 @@ from ..episode import Episode
 from ..errors import DatasetError, EpisodeError
 from ..io.base import EpisodeRef, Reader, Writer
 from .conform import check_finite, conform_cameras, merge_skipping, restrict_cameras
+from .early_merge import EarlyMerge
 from .faults import kill_point
 from .outputs import REPORT, check_output, confined
 
@@ -47,6 +48,7 @@ class RunReport:
     writer: str
     episodes: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    merge_seconds: float = 0.0  # of `seconds`: joining the staged episodes into the dataset
 
     @property
     def skipped(self) -> list[dict]:
@@ -59,7 +61,8 @@ class RunReport:
     def as_dict(self) -> dict:
         return {"input": self.input, "output": self.output, "reader": self.reader, "writer": self.writer,
                 "summary": {"episodes": len(self.episodes), "written": len(self.written), "skipped": len(self.skipped),
-                            "frames": sum(e.get("frames", 0) for e in self.written), "seconds": round(self.seconds, 2)},
+                            "frames": sum(e.get("frames", 0) for e in self.written), "seconds": round(self.seconds, 2),
+                            "merge_seconds": round(self.merge_seconds, 2)},
                 "episodes": self.episodes}
 
     def skip_lines(self) -> list[str]:
@@ -174,6 +177,9 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
         writer.adopt(_output_dirs(stage, first, done[first.label])[0][1])
     results = {label: done[label] for label in finished}
     todo = [r for r in refs if r.label not in finished]
+    merged = stage / "merged"
+    early = EarlyMerge(writer, refs, merged, lambda r, e: _output_dirs(stage, r, e)) \
+        if _merges_early(writer, launcher) else None
 
     def record(entry: dict) -> None:
         if entry["status"] == "written":
@@ -181,38 +187,63 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
             _append_manifest(manifest_path, entry)
             kill_point("appended")
         results[entry["episode"]] = entry
+        if early is not None:
+            early.offer(results)
 
-    with tqdm(total=len(refs), initial=len(finished), desc=f"{writer.name}", unit="episode",
-              disable=not progress) as bar:
-        for entry in launcher.map(todo, stage):
+    def rewrite(redo: list[EpisodeRef], keep: list[str]) -> None:
+        if early is not None:
+            early.invalidate()
+        for entry in launcher.map(redo, stage, keep):
             record(entry)
-            bar.update()
-    conform_cameras(refs, results, lambda redo, keep: [record(e) for e in launcher.map(redo, stage, keep)])
-    misfits: dict[str, dict] = {}
-    written = _conforming(writer, stage, refs, results, misfits)
-    if not written:
-        reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
-                            for e in list(results.values())[:3]) or "no episodes found"
-        raise DatasetError(f"no episode could be written ({len(refs)} found, {len(reader.problems)} unreadable; "
-                           f"{reasons}); nothing published")
-    merged = stage / "merged"
-    shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
-    kill_point("merge")
-    labels = {path: label for label, path in written}
-    for path, why in merge_skipping(writer, [path for _, path in written], merged):
-        misfits[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason, "file": why.path}
-    report.episodes = _report_entries(refs, results, misfits)
-    report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
-                        for p in reader.problems]
-    extra = extras_dir(output)
-    if extra.is_dir():
-        for item in sorted(extra.iterdir()):
-            os.replace(item, confined(merged, merged / item.name))
-    report.seconds = time.perf_counter() - start
-    (merged / REPORT).write_text(json.dumps(report.as_dict(), indent=1))
-    kill_point("publish")
-    _publish(merged, output)
-    return report
+
+    if early is not None:
+        early.offer(results)  # the episodes a resumed run finished before
+    try:
+        with tqdm(total=len(refs), initial=len(finished), desc=f"{writer.name}", unit="episode",
+                  disable=not progress) as bar:
+            for entry in launcher.map(todo, stage):
+                record(entry)
+                bar.update()
+        conform_cameras(refs, results, rewrite)
+        misfits: dict[str, dict] = {}
+        written = _conforming(writer, stage, refs, results, misfits)
+        if not written:
+            reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
+                                for e in list(results.values())[:3]) or "no episodes found"
+            raise DatasetError(f"no episode could be written ({len(refs)} found, {len(reader.problems)} unreadable; "
+                               f"{reasons}); nothing published")
+        if early is None:
+            shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
+        kill_point("merge")
+        labels = {path: label for label, path in written}
+        merge_start = time.perf_counter()
+        if early is None or not early.finish([path for _, path in written]):
+            for path, why in merge_skipping(writer, [path for _, path in written], merged):
+                misfits[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason,
+                                         "file": why.path}
+        report.merge_seconds = time.perf_counter() - merge_start
+        report.episodes = _report_entries(refs, results, misfits)
+        report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
+                            for p in reader.problems]
+        extra = extras_dir(output)
+        if extra.is_dir():
+            for item in sorted(extra.iterdir()):
+                os.replace(item, confined(merged, merged / item.name))
+        report.seconds = time.perf_counter() - start
+        (merged / REPORT).write_text(json.dumps(report.as_dict(), indent=1))
+        kill_point("publish")
+        _publish(merged, output)
+        return report
+    except BaseException:
+        if early is not None:
+            early.finish([])  # stops its thread and removes what it copied
+        raise
+
+
+def _merges_early(writer: Writer, launcher) -> bool:
+    """Merge while episodes are still written: only when other processes write them (here, the copy would
+    compete with the episode work for this interpreter) and the writer merges one episode at a time."""
+    return hasattr(writer, "merge_session") and getattr(launcher, "name", "") in ("processes", "ray")
 
 
 def _tidy_failed(stage: Path) -> None:
