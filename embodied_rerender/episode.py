@@ -64,6 +64,7 @@ class VideoFrames:
         self.path = Path(path)
         self.reader = VideoReader(path)
         self.first, self._length = first, length
+        self._kept: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.reader.num_frames - self.first if self._length is None else self._length
@@ -85,7 +86,17 @@ class VideoFrames:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(f"frame index out of range [0, {len(self)}) in {self.path}")
+        if self._kept is not None:
+            return self._kept[idx]
         return self.reader.read(idx + self.first)
+
+    def keep(self, frames: np.ndarray) -> None:
+        """`(len, H, W, 3) uint8`: every frame of the window, decoded already by someone who read them all (the
+        augmenter); later reads (the writer's) come from them instead of decoding the file again. The file stays
+        this source's, so a writer can still copy it as it is."""
+        if frames.shape[0] != len(self) or frames.dtype != np.uint8:
+            raise ValueError(f"keep: {frames.shape} {frames.dtype} is not the {len(self)} frames of {self.path}")
+        self._kept = frames
 
     def close(self) -> None:
         self.reader.close()

@@ -102,3 +102,37 @@ def test_eval_scores_the_written_dataset(augmented, tmp_path):
     assert cams["virtual_wrist_0"]["replaces"] is None and "psnr" not in cams["virtual_wrist_0"]
     assert "synthesized" in report["episodes"][0]["view_sync"] and "recorded" in report["episodes"][0]["view_sync"]
     assert len(list((tmp_path / "eval" / "plots").glob("*.png"))) == 1
+
+
+def test_every_recorded_camera_is_decoded_once(augmented, tmp_path, monkeypatch):
+    """The augmenter decodes the head (its source) and the wrists (their ground truth) for itself; the writer
+    reads those from the same arrays instead of decoding the files again."""
+    from collections import Counter
+
+    from embodied_rerender.video import VideoReader
+
+    src, _ = augmented
+    decoded = Counter()
+    read = VideoReader.read
+
+    def counting(self, indices):
+        decoded[self.path.name] += len(indices)
+        return read(self, indices)
+
+    monkeypatch.setattr(VideoReader, "read", counting)
+    assert main(["augment", f"input={src}", f"output={tmp_path / 'out'}", "writer=robomimic", "samples=32",
+                 "targets=[head_to_gripper]", "preview=false", "progress=false"]) == 0
+    assert decoded and all(n == 20 for n in decoded.values()), decoded  # 20 frames per camera, once
+
+
+def test_kept_frames_must_be_the_whole_window(augmented):
+    from embodied_rerender.episode import VideoFrames
+
+    src, _ = augmented
+    (video,) = src.glob("observations/*/*/videos/head_color.mp4")
+    frames = VideoFrames(video)
+    with pytest.raises(ValueError, match="20 frames"):
+        frames.keep(np.zeros((3, 120, 160, 3), np.uint8))
+    kept = np.full((20, 120, 160, 3), 7, np.uint8)
+    frames.keep(kept)
+    assert (frames.read([0, 19]) == 7).all()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..episode import ArrayFrames, CameraStream, Episode
+from ..episode import ArrayFrames, CameraStream, Episode, VideoFrames
 from ..errors import EpisodeError
 from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
 from ..generate.self_parts import prepare_parts
@@ -81,12 +81,16 @@ class Augmenter:
         prepare_parts(self.synthesizer, episode, targets)  # warp.self_parts: the robot's own parts, when on
         steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
                                    merge=cfg.merge, merge_threshold=cfg.merge_threshold)
-        # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here.
+        # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here, and the
+        # writer reads both from these arrays.
         recorded = {name: bank[name].frames for name in cfg.sources}
         for step in steps:
             gt = step.target.ground_truth
             if gt is not None and gt not in recorded:
                 recorded[gt] = episode.cameras[gt][:]
+        for name, frames in recorded.items():
+            if isinstance(episode.cameras[name].frames, VideoFrames):
+                episode.cameras[name].frames.keep(frames)
         with ThreadPoolExecutor(1) as pool:  # the preview is encoded (GIL released) while the views are scored
             preview = None
             if self.preview_dir is not None and cfg.preview:
