@@ -2,8 +2,8 @@
 (the same read and write, no synthesis) of the same episodes in the same run.
 
     python benchmarks/augment_throughput.py [--input AGIBOT_ROOT] [--device cuda] [--repeat-episodes 8]
-                                            [--writer robomimic] [--compression gzip] [--targets head_to_gripper]
-                                            [--small]
+                                            [--writer robomimic] [--compression gzip|lzf|none] [--compression-level 4]
+                                            [--targets head_to_gripper] [--workers N] [--small]
 
 Without --input, sample episodes are written first (MuJoCo; not timed). Each side first runs one episode untimed
 (`warmup_s`: imports, CUDA start, Triton compiles). --repeat-episodes N reads every input
@@ -13,8 +13,10 @@ retrieval k = 4, scoring against the recorded wrists on the same device, no prev
 flight in spawned processes (`workers=N`; both sides), written with --writer
 (robomimic by default: it needs only h5py, so it runs where lerobot and zarr are not installed).
 
-Figures (one JSON line each): `augment_throughput.augment` seconds, synthesized frames written per second
-(`output_fps`) and episode frames per second; `augment_throughput.convert` the baseline; `ratio` = augment
+Each side's output is deleted once timed (640x480 uncompressed HDF5 is about 0.3 GB per episode, written twice:
+staged, then merged). Figures (one JSON line each): `augment_throughput.augment` seconds, synthesized frames written per second
+(`output_fps`), episode frames per second and `merge_s` (the part of `seconds` spent merging after the last
+episode); `augment_throughput.convert` the baseline; `ratio` = augment
 episode fps / convert episode fps (< 1: synthesis costs that much on top of the copy).
 --small: one 17-frame 64x48 sample episode, repeated twice, on the CPU in 2 processes (a smoke check; figures
 mean nothing).
