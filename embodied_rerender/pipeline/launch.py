@@ -14,57 +14,18 @@ current episode, which is retried once on a fresh worker and otherwise reported 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import Iterator
 
 from ..errors import DatasetError
 from ..io.base import EpisodeRef
 from .faults import forwarded_env
-from .run import LocalLauncher, RunReport, extras_dir, run_episodes, write_one, writer_options
-
-if TYPE_CHECKING:
-    from .augment import AugmentConfig
-
-
-@dataclass
-class Job:
-    """What a worker needs to build its own reader, writer and per-episode transform: names, paths and
-    options only, so it crosses to Ray workers in a few bytes. `generator` None means `convert`."""
-
-    input: str
-    writer: str
-    writer_options: dict = field(default_factory=dict)
-    reader: str | None = None
-    generator: str | None = None
-    generator_options: dict = field(default_factory=dict)
-    device: str = "cpu"
-    augment: AugmentConfig | None = None  # set when generator is
-    preview_dir: str | None = None
-
-    def build_reader(self):
-        from ..io import get_reader
-
-        return get_reader(self.reader, self.input)
-
-    def build_writer(self):
-        from ..io import get_writer
-
-        return get_writer(self.writer, **self.writer_options)
-
-    def build_transform(self):
-        """None for convert; for augment an Augmenter with its synthesizer (loads the model, if any)."""
-        if self.generator is None:
-            return None
-        from ..generate import get_synthesizer
-        from .augment import Augmenter
-
-        synthesizer = get_synthesizer(self.generator, device=self.device, **self.generator_options)
-        return Augmenter(synthesizer, self.augment, Path(self.preview_dir) if self.preview_dir else None)
+from .job import EpisodeWorker, Job
+from .run import RunReport, extras_dir, run_episodes, writer_options
 
 
 def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | None = None,
@@ -148,23 +109,6 @@ class RayOptions:
     num_cpus_per_worker: float = 1
     num_gpus_per_worker: float | None = None  # None: 1 when device is cuda, else 0
     retries: int = 1                    # attempts after a worker died on an episode
-
-
-class EpisodeWorker:
-    """A Ray actor: builds the reader and transform (the model) once, then writes the episodes it is sent.
-
-    A fresh writer per episode: a writer that holds one schema (LeRobot) would otherwise judge an episode
-    by whichever episode this worker happened to get first; the driver checks them all in order instead.
-    """
-
-    def __init__(self, job: Job):
-        self.job, self.reader, self.transform = job, job.build_reader(), job.build_transform()
-
-    def ready(self) -> bool:
-        return True
-
-    def process(self, ref: EpisodeRef, stage: str, keep: list[str] | None = None) -> dict:
-        return write_one(self.reader, self.job.build_writer(), ref, Path(stage), self.transform, keep)
 
 
 class RayLauncher:

@@ -3,7 +3,7 @@
 One episode's work is mostly serial: decoding its videos (PyAV), decoding depth PNGs, synthesizing, encoding
 and writing. With one episode at a time the GPU idles during decode and write, and the CPU idles during
 synthesis; N processes each take whole episodes, so the stages of different episodes overlap. Each process
-builds its reader and (for `augment`) its synthesizer once, like a Ray worker (`launch.EpisodeWorker`), and
+builds its reader and (for `augment`) its synthesizer once, like a Ray worker (`job.EpisodeWorker`), and
 writes into the shared staging directory; only report entries come back.
 
 On CUDA every process gets a device of its own in turn (`cuda:0`, `cuda:1`, ... when several are visible),
@@ -29,7 +29,7 @@ from ..errors import DatasetError
 from ..io.base import EpisodeRef
 
 if TYPE_CHECKING:
-    from .launch import Job
+    from .job import Job
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMBA_NUM_THREADS")
 POLL_S = 0.5  # how often the driver looks for a dead process while it waits for results
@@ -67,7 +67,7 @@ def _thread_limits(threads: int):
 
 def _serve(job: Job, wid: int, tasks, results) -> None:
     """A worker process: build the worker once, report ready (or why not), then write episodes until None."""
-    from .launch import EpisodeWorker
+    from .job import EpisodeWorker
 
     try:
         worker = EpisodeWorker(job)
