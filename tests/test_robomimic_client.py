@@ -106,3 +106,20 @@ def test_get_dataset_info_accepts_it(dataset):
     assert f"total transitions: {sum(LENGTHS)}" in proc.stdout
     meta = proc.stdout.split("==== Env Meta ====")[1].split("==== Dataset Structure ====")[0]
     assert json.loads(meta)["type"] == 2
+
+
+def test_sequence_dataset_reads_lzf_output(tmp_path):
+    """`robomimic.compression=lzf` (h5py's built-in fast filter, the fast choice for large GPU augments,
+    docs/benchmarks.md): robomimic's loader reads the same frames."""
+    from robomimic.utils.dataset import SequenceDataset
+
+    episodes = two_episodes(tmp_path / "agibot")
+    writer = RobomimicWriter(compression="lzf", valid_fraction=0.5)
+    dirs = [tmp_path / f"ep{i}" for i in range(len(episodes))]
+    for ep, d in zip(episodes, dirs):
+        writer.write_episode(ep, d)
+    writer.merge(dirs, tmp_path / "out")
+    init_obs_utils()
+    ds = SequenceDataset(str(tmp_path / "out" / "data.hdf5"), obs_keys=OBS_KEYS, dataset_keys=("actions",))
+    assert len(ds) == sum(LENGTHS)
+    np.testing.assert_array_equal(ds[LENGTHS[0]]["obs"]["head_image"][0], episodes[1].cameras["head"][0])
