@@ -80,6 +80,9 @@ class Writer(Protocol):
     temporary name and renames it when complete, so a finished episode survives a killed run);
     `merge` joins the finished episode directories, in the order given, into one dataset at `out`
     (a temporary directory that the pipeline renames to the output path at the very end).
+    Optionally, `merge_session(out)` returns an object with `add(episode_dir)` (in order), `finish()` and
+    `abort()`: the same merge one episode at a time, which lets a run merge while other processes still write
+    (`pipeline/early_merge.py`; robomimic has one).
     """
 
     name: str

@@ -177,8 +177,7 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
         writer.adopt(_output_dirs(stage, first, done[first.label])[0][1])
     results = {label: done[label] for label in finished}
     todo = [r for r in refs if r.label not in finished]
-    merged = stage / "merged"
-    early = EarlyMerge(writer, refs, merged, lambda r, e: _output_dirs(stage, r, e)) \
+    early = EarlyMerge(writer, refs, stage / "merged", lambda r, e: _output_dirs(stage, r, e)) \
         if _merges_early(writer, launcher) else None
 
     def record(entry: dict) -> None:
@@ -205,39 +204,48 @@ def _run(reader: Reader, writer: Writer, output: Path, stage: Path, launcher, pr
                 record(entry)
                 bar.update()
         conform_cameras(refs, results, rewrite)
-        misfits: dict[str, dict] = {}
-        written = _conforming(writer, stage, refs, results, misfits)
-        if not written:
-            reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
-                                for e in list(results.values())[:3]) or "no episodes found"
-            raise DatasetError(f"no episode could be written ({len(refs)} found, {len(reader.problems)} unreadable; "
-                               f"{reasons}); nothing published")
-        if early is None:
-            shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
-        kill_point("merge")
-        labels = {path: label for label, path in written}
-        merge_start = time.perf_counter()
-        if early is None or not early.finish([path for _, path in written]):
-            for path, why in merge_skipping(writer, [path for _, path in written], merged):
-                misfits[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason,
-                                         "file": why.path}
-        report.merge_seconds = time.perf_counter() - merge_start
-        report.episodes = _report_entries(refs, results, misfits)
-        report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
-                            for p in reader.problems]
-        extra = extras_dir(output)
-        if extra.is_dir():
-            for item in sorted(extra.iterdir()):
-                os.replace(item, confined(merged, merged / item.name))
-        report.seconds = time.perf_counter() - start
-        (merged / REPORT).write_text(json.dumps(report.as_dict(), indent=1))
-        kill_point("publish")
-        _publish(merged, output)
-        return report
+        return _merge_and_publish(reader, writer, output, stage, refs, results, early, report, start)
     except BaseException:
         if early is not None:
             early.finish([])  # stops its thread and removes what it copied
         raise
+
+
+def _merge_and_publish(reader: Reader, writer: Writer, output: Path, stage: Path, refs: list[EpisodeRef],
+                       results: dict[str, dict], early: EarlyMerge | None, report: RunReport,
+                       start: float) -> RunReport:
+    """Merge the written episodes that fit one dataset (or take the early merge when it holds exactly them),
+    write report.json and publish the output."""
+    misfits: dict[str, dict] = {}
+    written = _conforming(writer, stage, refs, results, misfits)
+    if not written:
+        reasons = "; ".join(f"{e['episode']}: {e['reason']}" + (f" ({e['file']})" if e.get("file") else "")
+                            for e in list(results.values())[:3]) or "no episodes found"
+        raise DatasetError(f"no episode could be written ({len(refs)} found, {len(reader.problems)} unreadable; "
+                           f"{reasons}); nothing published")
+    merged = stage / "merged"
+    if early is None:
+        shutil.rmtree(merged, ignore_errors=True)  # a merge cut short by a kill is redone from the episodes
+    kill_point("merge")
+    labels = {path: label for label, path in written}
+    merge_start = time.perf_counter()
+    if early is None or not early.finish([path for _, path in written]):
+        for path, why in merge_skipping(writer, [path for _, path in written], merged):
+            misfits[labels[path]] = {"episode": labels[path], "status": "skipped", "reason": why.reason,
+                                     "file": why.path}
+    report.merge_seconds = time.perf_counter() - merge_start
+    report.episodes = _report_entries(refs, results, misfits)
+    report.episodes += [{"episode": p.episode, "status": "skipped", "reason": p.reason, "file": p.path}
+                        for p in reader.problems]
+    extra = extras_dir(output)
+    if extra.is_dir():
+        for item in sorted(extra.iterdir()):
+            os.replace(item, confined(merged, merged / item.name))
+    report.seconds = time.perf_counter() - start
+    (merged / REPORT).write_text(json.dumps(report.as_dict(), indent=1))
+    kill_point("publish")
+    _publish(merged, output)
+    return report
 
 
 def _merges_early(writer: Writer, launcher) -> bool:
