@@ -167,3 +167,5 @@ def test_eval_refuses_parts_from_the_scored_episodes():
     with pytest.raises(DatasetError, match="held-out ground truth"):
         build_synthesizers({"device": "cpu", "self_parts": "auto"})
     assert build_synthesizers({"device": "cpu"})["warp"].self_parts is None
+    assert build_synthesizers({"device": "cpu"})["warp"].static_memory == 0
+    assert build_synthesizers({"device": "cpu", "static_memory": 2})["warp"].static_memory == 2  # eval static_memory=

@@ -19,7 +19,8 @@ def build_synthesizers(cfg: dict) -> dict:
     checkpoint: a Hybrid/LearnedSynthesizer with `steps=` (None: the checkpoint's); for `stream=`: a
     StreamSynthesizer with its distillation steps (`steps=` is the learned generators' Euler steps)} on `device=`.
     `self_parts=` (a saved library or the TRAINING dataset to build it from) gives the warp the robot's own parts;
-    "auto" is refused: it would build them from the scored episodes' ground truth."""
+    "auto" is refused: it would build them from the scored episodes' ground truth. `static_memory=N`: the warp's
+    static-scene memory (`WarpSynthesizer(static_memory=N)`, `augment warp.static_memory=N`)."""
     from ..errors import DatasetError
     from ..generate import HybridSynthesizer, LearnedSynthesizer, StreamSynthesizer, WarpSynthesizer
 
@@ -28,7 +29,7 @@ def build_synthesizers(cfg: dict) -> dict:
     if parts == "auto":
         raise DatasetError("self_parts=auto would learn the parts from the held-out ground truth; give a saved "
                            "library (.npz) or the training dataset instead")
-    synths = {"warp": WarpSynthesizer(device=device, self_parts=parts)}
+    synths = {"warp": WarpSynthesizer(device=device, self_parts=parts, static_memory=int(cfg.get("static_memory") or 0))}
     for name in CHECKPOINT_KEYS:
         if not cfg.get(name):
             continue
