@@ -36,6 +36,10 @@ ORBITS = ((30.0, 1.0), (-30.0, 1.0), (50.0, 0.85), (-50.0, 1.15))  # (arc_deg, r
 SHOT_COUNTS = (3, 6, 9, 12)
 SETTINGS = [Setting("warp", "warp"), Setting("learned", "learned"), Setting("hybrid", "hybrid"),
             Setting("hybrid, random context", "hybrid", 4, "random"), Setting("stream", "stream", 1)]
+# settings=retrieval: what the retrieval rule is worth, per generator (co-visibility, pose distance, random)
+RETRIEVAL = [Setting(f"{g}{label}", g, 4, rule) for g in ("warp", "hybrid")
+             for label, rule in (("", "covisibility"), (", pose distance", "pose"), (", random context", "random"))]
+SETTING_SETS = {"default": SETTINGS, "retrieval": RETRIEVAL}
 
 
 def shot_targets(episode) -> list:
@@ -167,7 +171,9 @@ def run_table(cfg: dict) -> tuple[dict, str]:
     shards = shard_paths(cfg["input"], "shots_")
     if not shards:
         raise DatasetError(f"no shots_*.safetensors[.gz] in {cfg['input']}; make them with evaluation.shots.pack_shots")
-    rows, sync_rows = evaluate(shards, build_synthesizers(cfg), seed=cfg["seed"], sync_stride=cfg["sync_stride"],
-                               bank=BankOptions(cfg["near"], cfg["far"], cfg["samples"]))
+    if cfg["settings"] not in SETTING_SETS:
+        raise DatasetError(f"settings={cfg['settings']}: use one of {', '.join(SETTING_SETS)}")
+    rows, sync_rows = evaluate(shards, build_synthesizers(cfg), SETTING_SETS[cfg["settings"]], seed=cfg["seed"],
+                               sync_stride=cfg["sync_stride"], bank=BankOptions(cfg["near"], cfg["far"], cfg["samples"]))
     summary = summarize(rows, sync_rows)
     return {"config": cfg, "summary": summary, "rows": rows, "sync": sync_rows}, markdown_table(summary)
