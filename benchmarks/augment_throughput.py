@@ -97,7 +97,7 @@ def main() -> None:
             t0 = time.perf_counter()
             report = run_job(job(input, synthesize), root / name, progress=False, workers=args.workers)
             seconds = time.perf_counter() - t0
-            shutil.rmtree(root / name)  # raw 640x480 HDF5 is ~0.5 GB per episode: long runs would fill the disk
+            shutil.rmtree(root / name)  # long runs would fill the disk (see the docstring)
             return report, seconds
 
         # One episode of each side first, untimed: imports, CUDA start, kernel compiles (cached on disk for the

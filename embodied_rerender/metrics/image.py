@@ -87,8 +87,8 @@ def _gaussian_window(size: int, sigma: float, dtype, device) -> Tensor:
 
 @functools.lru_cache(maxsize=16)
 def _blur_matrix_for(n: int, window: int, sigma: float, device: torch.device) -> Tensor:
-    """`_blur_matrix` of the Gaussian window, built once per size and device (11 scatter passes each time cost
-    a tenth of an augment worker's time)."""
+    """`_blur_matrix` of the Gaussian window, built once per size and device (built on every call, its 11 scatter
+    passes were in 9 % of an augment worker's profile samples, docs/benchmarks.md)."""
     return _blur_matrix(n, _gaussian_window(window, sigma, torch.float64, device).float())
 
 

@@ -40,10 +40,9 @@ class EarlyMerge:
         try:
             shutil.rmtree(self.out, ignore_errors=True)
             while (path := self.tasks.get()) is not _DONE:
-                if self.error is None:
-                    session = session or self.writer.merge_session(self.out)
-                    session.add(path)
-            if self.error is None and session is not None and self.valid:
+                session = session or self.writer.merge_session(self.out)
+                session.add(path)
+            if session is not None and self.valid:
                 session.finish()
                 session = None
         except BaseException as err:  # noqa: BLE001 - reported by finish(); the usual merge takes over

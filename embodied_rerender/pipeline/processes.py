@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from ..errors import DatasetError
 from ..io.base import EpisodeRef
+from ..threads import cpu_share
 
 if TYPE_CHECKING:
     from .job import Job
@@ -47,7 +48,9 @@ def worker_devices(device: str, workers: int) -> list[str]:
 
 
 def threads_per_worker(workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // workers)
+    """Each of `workers` processes' share of this process's own (`threads.cpu_share`, which a launcher above may
+    have limited already)."""
+    return max(1, cpu_share() // workers)
 
 
 @contextmanager
