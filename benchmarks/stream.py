@@ -156,6 +156,34 @@ def run_teacher(teacher, items, size, steps, device) -> dict:
             "steps": steps, "clip": cfg.frames}
 
 
+def profile_stream(model, items, size, window, steps, device, rows: int = 25) -> None:
+    """One stream under torch.profiler (after a warm-up stream); the ops with the most device time, the ops with
+    the most host time and the kernel launch count, to stderr."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from embodied_rerender.stream import StreamEngine
+
+    def stream():
+        engine = StreamEngine(model, steps=steps, window=window, size=size, device=device)
+        for it in items:
+            engine.push(it)
+        engine.flush()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return engine
+
+    stream()  # warm-up
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with profile(activities=acts) as prof:
+        engine = stream()
+    avg = prof.key_averages()
+    launches = sum(e.count for e in avg if e.key in ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC"))
+    print(f"== stream profile {size} WxS {window}x{steps}, {len(items)} frames, {engine.stats.passes} passes, "
+          f"kernel launches {launches}", file=sys.stderr)
+    for key in (("self_cuda_time_total",) if device.type == "cuda" else ()) + ("self_cpu_time_total",):
+        print(avg.table(sort_by=key, row_limit=rows, max_name_column_width=60), file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -167,6 +195,9 @@ def main() -> None:
     ap.add_argument("--out", default=None)
     ap.add_argument("--tiny", action="store_true", help="a CPU smoke check (figures mean nothing)")
     ap.add_argument("--small", action="store_true", help="--tiny at one size and one setting (the test suite's)")
+    ap.add_argument("--profile", action="store_true",
+                    help="after the timed runs, one more stream of 24 frames per setting under torch.profiler: "
+                         "its top ops (device and host time) go to stderr")
     args = ap.parse_args()
     args.tiny = args.tiny or args.small
     if args.tiny:
@@ -194,6 +225,8 @@ def main() -> None:
                    "command": "python benchmarks/stream.py " + " ".join(sys.argv[1:])}
             print(json.dumps(out), flush=True)
             lines.append(out)
+            if args.profile:
+                profile_stream(student, items[:24], (H, W), window, steps, device)
     if args.out:
         Path(args.out).write_text("\n".join(json.dumps(x) for x in lines) + "\n")
 
