@@ -6,7 +6,9 @@ with the bidirectional teacher for every new frame (the way to stream without a 
 
 Figures (one JSON object per line on stdout; also written to --out):
 
-  stream.fps       per output size and per setting WxS (W frames in flight, S noise levels per frame):
+  stream.fps       per output size and per setting WxS (W frames in flight, S noise levels per frame), the
+                   engine's default (CUDA graphs once the KV cache is full; on CUDA the same stream is also run
+                   eagerly: `student.eager` with its fps and the frames' max / mean abs difference in levels):
                    `StreamEngine.push` fed --frames synthetic frames as fast as it takes them (throughput mode);
                    fps = frames / wall time, first_latency_s = the first frame's push -> emission,
                    steady_latency_s = median push -> emission over the last three quarters, prepare_ms =
@@ -84,11 +86,12 @@ def synthetic_items(n: int, H: int, W: int, seed: int = 0):
     return items
 
 
-def run_student(model, items, size, window, steps, device) -> dict:
+def run_student(model, items, size, window, steps, device, cuda_graphs: bool = True) -> tuple[dict, list]:
+    """The stream's figures and its emitted `(H, W, 3)` uint8 frames."""
     from embodied_rerender.stream import StreamEngine
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    warm = StreamEngine(model, steps=steps, window=window, size=size, device=device)
+    warm = StreamEngine(model, steps=steps, window=window, size=size, device=device, cuda_graphs=cuda_graphs)
     for it in items[:16]:
         warm.push(it)
     warm.flush()
@@ -100,17 +103,20 @@ def run_student(model, items, size, window, steps, device) -> dict:
         warm._prepare([it])
         sync()
         prep.append(time.perf_counter() - t0)
-    engine = StreamEngine(model, steps=steps, window=window, size=size, device=device)
-    n = 0
+    engine = StreamEngine(model, steps=steps, window=window, size=size, device=device, cuda_graphs=cuda_graphs)
+    frames = []
     for it in items:
-        n += len(engine.push(it))
-    n += len(engine.flush())
-    assert n == len(items)
+        frames += [f.frame for f in engine.push(it)]
+    frames += [f.frame for f in engine.flush()]
+    assert len(frames) == len(items)
     s = engine.stats.summary()
+    s["cuda_graphs"], s["graph_replays"] = engine.cuda_graphs, engine.run_pass.replays
+    if engine.run_pass.failure:
+        s["graph_failure"] = engine.run_pass.failure
     s["prepare_ms"] = round(1000 * statistics.median(prep), 2)
     s["cache_frames"] = len(engine.cache)
     s["cache_mb"] = round(engine.cache.num_bytes() / 2**20, 2)
-    return s
+    return s, frames
 
 
 def run_teacher(teacher, items, size, steps, device) -> dict:
@@ -217,7 +223,14 @@ def main() -> None:
         base = run_teacher(teacher, items[: max(8, args.frames // 4)], (H, W), args.baseline_steps, device)
         for setting in args.settings:
             window, steps = (int(v) for v in setting.split("x"))
-            res = run_student(student, items, (H, W), window, steps, device)
+            res, frames = run_student(student, items, (H, W), window, steps, device)
+            if device.type == "cuda":  # the same stream without graphs: their speed-up, and that they change nothing
+                eager, eager_frames = run_student(student, items, (H, W), window, steps, device, cuda_graphs=False)
+                diff = np.abs(np.stack(frames).astype(np.int16) - np.stack(eager_frames))
+                res["eager"] = {"fps": eager["fps"], "first_latency_s": eager["first_latency_s"],
+                                "steady_latency_s": eager["steady_latency_s"],
+                                "frames_max_abs_diff": int(diff.max()), "frames_mean_abs_diff": round(float(diff.mean()), 4)}
+                res["graph_speedup"] = round(res["fps"] / eager["fps"], 2)
             out = {"figure": "stream.fps", "device": name, "height": H, "width": W, "window": window, "steps": steps,
                    "working": [student.cfg.height, student.cfg.width], "params": sum(p.numel() for p in student.parameters()),
                    "student": res, "teacher_clip": base, "ratio": round(res["fps"] / base["fps"], 2) if base["fps"] else None,

@@ -14,7 +14,8 @@ import torch
 
 from embodied_rerender.cli import main
 from embodied_rerender.models import DiTConfig, FlowConfig, VideoDiT, save_model
-from embodied_rerender.models.causal import CausalConfig, CausalDiT, PairConditioning, init_from_teacher, load_student
+from embodied_rerender.models.causal import (CausalConfig, CausalDiT, PairConditioning, RingKVCache, init_from_teacher,
+                                            load_student)
 from embodied_rerender.stream import StaggeredScheduler, StreamEngine, StreamItem, noise_levels, stream_views
 from embodied_rerender.train.data import write_shard
 from embodied_rerender.train.distill import DistillConfig, distill, rollout
@@ -75,6 +76,39 @@ def test_kv_cache_equals_full_recomputation_also_after_the_window_rolls(per_pass
     torch.testing.assert_close(torch.cat(outs, 1), full, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("per_pass", [1, 2])
+@torch.no_grad()
+def test_ring_cache_passes_equal_the_growing_cache(per_pass):
+    # The fixed-storage cache the CUDA graphs replay over (keys in slot order, newest frame over the oldest
+    # non-sink one) gives what the plain cache gives, pass after pass, with passes that also carry frames not
+    # committed yet (as the engine's denoising passes do).
+    model = tiny_student()
+    N, full_at = 14, TINY["sink"] + TINY["window"]
+    x, t, cond = tiny_inputs(1, N + per_pass)
+    plain, ring = model.new_cache(), None
+    for a in range(0, N, per_pass):
+        sl = slice(a, a + 2 * per_pass)  # commit the first per_pass frames, denoise the next ones too
+        frames = torch.arange(sl.start, sl.stop)
+        ref = model(x[:, sl], t[:, sl], cond.frames(sl), frames, plain, commit=per_pass)
+        if ring is None:
+            if len(plain) == full_at:
+                ring = RingKVCache(plain)
+            continue
+        out = model(x[:, sl], t[:, sl], cond.frames(sl), frames, ring, commit=per_pass)
+        torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+        assert sorted(ring.frames.tolist()) == plain.frames.tolist()
+    assert ring is not None and ring.k[0].shape[2] == full_at * 2 * (12 // 4) * (16 // 4)  # storage never grew
+
+
+def test_ring_cache_refuses_a_cache_that_is_not_full():
+    model = tiny_student()
+    x, t, cond = tiny_inputs(1, 2)
+    cache = model.new_cache()
+    model(x, t, cond, torch.arange(2), cache, commit=2)
+    with pytest.raises(ValueError, match="full cache"):
+        RingKVCache(cache)
+
+
 @torch.no_grad()
 def test_rotary_positions_are_periodic_and_sinks_position_free():
     # Shifting every non-sink frame index by a whole rotary period changes nothing: the stream can run forever.
@@ -126,6 +160,22 @@ def plane_item(i: int, size=(24, 32), rng=None) -> StreamItem:
     tgt = src.copy()
     tgt[0, 3] += 0.03
     return StreamItem(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), K, src, K, tgt, np.full((h, w), 0.7, np.float32))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
+@pytest.mark.parametrize("steps,window", [(4, 1), (4, 4), (1, 1)])
+@torch.no_grad()
+def test_cuda_graph_passes_give_the_eager_frames(steps, window):
+    model, N = tiny_student(), 24  # several times sink + window: the cache is full and graphs replay
+    items = [plane_item(i) for i in range(N)]
+    runs = {}
+    for graphs in (False, True):
+        engine = StreamEngine(model, steps=steps, window=window, seed=5, device="cuda", cuda_graphs=graphs)
+        out = [f for it in items for f in engine.push(it)] + engine.flush()
+        runs[graphs] = (torch.stack([f.working for f in out]).float().cpu(), engine.run_pass.replays)
+    (eager, none), (graphed, replays) = runs[False], runs[True]
+    assert none == 0 and replays > N // 2
+    torch.testing.assert_close(graphed, eager, rtol=0, atol=2e-2)  # bf16 autocast either way; keys in slot order
 
 
 @torch.no_grad()

@@ -144,6 +144,9 @@ class KVCache:
     def past(self, layer: int) -> tuple[Tensor, Tensor] | None:
         return None if self.k[layer] is None else (self.k[layer], self.v[layer])
 
+    def reserve(self, n: int) -> None:
+        """Called before a pass that will commit `n` frames (nothing to prepare here; see :class:`RingKVCache`)."""
+
     def stage(self, layer: int, k: Tensor, v: Tensor) -> None:
         self._staged[layer] = (k.detach(), v.detach())
 
@@ -170,6 +173,65 @@ class KVCache:
 
     def num_bytes(self) -> int:
         return sum(x.numel() * x.element_size() for x in self.k + self.v if x is not None)
+
+
+class RingKVCache:
+    """A full :class:`KVCache` in fixed storage: `sink + window` frame slots per layer, `(B, heads, slots * 2S, hd)`,
+    each newly committed frame written over the slot of the oldest non-sink frame (the one the band drops).
+
+    The keys of a pass are then the whole storage, in slot order rather than frame order; attention does not
+    depend on key order, and the token mask of a pass is built from :attr:`frames` (the frame in each slot), so a
+    pass computes what it computes over a :class:`KVCache` (up to float summation order). The storage and the slot
+    index never move, which is what lets a pass be replayed as a CUDA graph (stream/graphs.py): staging is an
+    in-place `index_copy_` at the token indices :meth:`reserve` wrote, and :meth:`commit` is host bookkeeping only.
+    """
+
+    def __init__(self, cache: KVCache):
+        if len(cache) != cache.sink + cache.window or cache.k[0] is None:
+            raise ValueError(f"a ring cache starts from a full cache ({cache.sink + cache.window} frames), got {len(cache)}")
+        self.sink, self.window = cache.sink, cache.window
+        self.k = [k.clone() for k in cache.k]
+        self.v = [v.clone() for v in cache.v]
+        self.frames = cache.frames.clone()
+        self.tokens = self.k[0].shape[2] // len(self.frames)
+        self._index: dict[int, Tensor] = {}  # n -> (n * tokens,) token indices the next n committed frames go to
+        self._slots: list[int] = []
+
+    def __len__(self) -> int:
+        return int(self.frames.numel())
+
+    def past(self, layer: int) -> tuple[Tensor, Tensor]:
+        return self.k[layer], self.v[layer]
+
+    def reserve(self, n: int) -> None:
+        """Pick the slots of the `n` oldest non-sink frames for the next `n` committed ones."""
+        movable = torch.nonzero(self.frames >= self.sink).flatten()
+        if n > len(movable):
+            raise ValueError(f"cannot commit {n} frames into {len(movable)} window slots")
+        oldest = movable[torch.argsort(self.frames[movable])[:n]]
+        self._slots = oldest.tolist()
+        tokens = (oldest[:, None] * self.tokens + torch.arange(self.tokens)).flatten()
+        index = self._index.get(n)
+        if index is None:
+            self._index[n] = index = torch.empty(n * self.tokens, dtype=torch.long, device=self.k[0].device)
+        index.copy_(tokens)
+
+    def stage(self, layer: int, k: Tensor, v: Tensor) -> None:
+        index = self._index[k.shape[2] // self.tokens]
+        self.k[layer].index_copy_(2, index, k.detach().to(self.k[layer].dtype))
+        self.v[layer].index_copy_(2, index, v.detach().to(self.v[layer].dtype))
+
+    def commit(self, frames: Tensor) -> None:
+        frames = frames.detach().cpu().long()
+        if len(frames) != len(self._slots):
+            raise ValueError(f"{len(frames)} frames committed, {len(self._slots)} reserved")
+        if len(frames) and int(frames.min()) <= int(self.frames.max()):
+            raise ValueError(f"frames {frames.tolist()} are not after the cached {self.frames.tolist()}")
+        self.frames[self._slots] = frames
+        self._slots = []
+
+    def num_bytes(self) -> int:
+        return sum(x.numel() * x.element_size() for x in self.k + self.v)
 
 
 def band_mask(q_frames: Tensor, k_frames: Tensor, sink: int, window: int) -> Tensor:
@@ -273,10 +335,25 @@ class CausalDiT(nn.Module):
         return y.flatten(2).transpose(1, 2).view(B, Fr, -1, y.shape[1])
 
     def forward(self, x_t: Tensor, t: Tensor, cond: PairConditioning, frames: Tensor,
-                cache: KVCache | None = None, commit: int = 0) -> Tensor:
+                cache: "KVCache | RingKVCache | None" = None, commit: int = 0) -> Tensor:
         """x_t: `(B, F, 3, h, w)` noisy target frames; t: `(B, F)` flow time per frame (0 = clean); frames: `(F,)`
         long absolute frame indices, increasing and after every cached frame; cache: the committed past (read)
         and, with `commit = n`, where the keys/values of the first n frames of this pass are appended."""
+        frames = frames.cpu().long()
+        past_frames = cache.frames if cache is not None and len(cache) else torch.zeros(0, dtype=torch.long)
+        rope, mask = self._statics(frames, past_frames, x_t.device)
+        if cache is not None and commit:
+            cache.reserve(commit)
+        v = self.denoise(x_t, t, cond, rope, mask, cache, commit)
+        if cache is not None and commit:
+            cache.commit(frames[:commit])
+        return v
+
+    def denoise(self, x_t: Tensor, t: Tensor, cond: PairConditioning, rope: tuple, mask: Tensor | None,
+                cache: "KVCache | RingKVCache | None" = None, commit: int = 0) -> Tensor:
+        """The network itself, given the pass's rotary tables and token mask (:meth:`_statics`): device work only
+        (no host reads, no host-dependent shapes), so a pass over a full :class:`RingKVCache` can be captured in a
+        CUDA graph. Stages, but does not commit, the keys/values of the first `commit` frames."""
         cfg = self.cfg
         B, Fr = x_t.shape[:2]
         S = cfg.tokens_per_stream
@@ -288,17 +365,11 @@ class CausalDiT(nn.Module):
         cam = self._embed(self.ray_embed, rays).reshape(B, Fr * 2 * S, -1)
         times = torch.stack([torch.zeros_like(t), t], dim=2).reshape(B, 2 * Fr)  # source clean, target at t
         cond_t = self.t_embed(timestep_embedding(times, cfg.dim).to(x.dtype))
-
-        frames = frames.cpu().long()
-        past_frames = cache.frames if cache is not None and len(cache) else torch.zeros(0, dtype=torch.long)
-        rope, mask = self._statics(frames, past_frames, x.device)
         for i, block in enumerate(self.blocks):
             past = cache.past(i) if cache is not None else None
             x, k, v = block(x, cam, cond_t, S, rope, past, mask)
             if cache is not None and commit:
                 cache.stage(i, k[:, :, : commit * 2 * S], v[:, :, : commit * 2 * S])
-        if cache is not None and commit:
-            cache.commit(frames[:commit])
         x = x.view(B, Fr, 2, S, -1)[:, :, 1].reshape(B, Fr * S, -1)  # target tokens
         shift, scale = self.ada_out(F.silu(cond_t.view(B, Fr, 2, -1)[:, :, 1])).repeat_interleave(S, 1).chunk(2, -1)
         x = self.out(self.norm_out(x) * (1 + scale) + shift)

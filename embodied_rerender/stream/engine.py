@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..models.causal import CausalDiT, PairConditioning
+from ..models.causal import CausalDiT, KVCache, PairConditioning, RingKVCache
 from ..render.prior import Prior, warp_prior
 from ..render.resize import resize, upsample_with_detail
+from .graphs import GraphedPasses
 from .scheduler import StaggeredScheduler, noise_levels
 
 
@@ -97,11 +98,13 @@ class StreamStats:
 class StreamEngine:
     """Runs a :class:`CausalDiT` student over a stream. steps: noise levels per frame (default: the checkpoint's
     distillation steps); window: frames in flight (divides steps); size: output `(H, W)` (default: source size);
-    shift: level warp (as in training); detail_transfer: add the warp's high frequencies back; seed: noise."""
+    shift: level warp (as in training); detail_transfer: add the warp's high frequencies back; seed: noise;
+    cuda_graphs: on CUDA, once the KV cache is full, replay each pass shape from a CUDA graph (stream/graphs.py;
+    the same frames up to float summation order, several times faster: a pass is launch-bound)."""
 
     def __init__(self, student: CausalDiT, steps: int = 4, window: int = 1, size: tuple[int, int] | None = None,
                  shift: float = 1.0, device: str | torch.device = "cpu", amp: bool = True,
-                 detail_transfer: bool = True, seed: int = 0, max_splat: int = 9):
+                 detail_transfer: bool = True, seed: int = 0, max_splat: int = 9, cuda_graphs: bool = True):
         self.model = student.to(device).eval()
         self.cfg = student.cfg
         self.device = torch.device(device)
@@ -111,7 +114,9 @@ class StreamEngine:
         self.size = size
         self.detail_transfer, self.max_splat = detail_transfer, max_splat
         self.generator = torch.Generator().manual_seed(seed)
-        self.cache = student.new_cache()
+        self.cache: KVCache | RingKVCache = student.new_cache()
+        self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
+        self.run_pass = GraphedPasses(self.model, self.amp, enabled=self.cuda_graphs)
         self.reference: torch.Tensor | None = None
         self.flight: dict[int, _InFlight] = {}
         self.pending: list[_Pending] = []
@@ -132,9 +137,10 @@ class StreamEngine:
         conds = [p.cond for p in pend] + [self.flight[s.frame].cond for s in slots]
         t = torch.tensor([0.0] * len(pend) + [float(self.levels[s.level]) for s in slots], device=self.device)[None]
         frames = torch.tensor([p.frame for p in pend] + [s.frame for s in slots])
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            v = self.model(torch.cat(xs, 1), t, PairConditioning.cat(conds), frames, self.cache, commit=len(pend))
-        v = v.float()[:, len(pend):]
+        if self.cuda_graphs and isinstance(self.cache, KVCache) and len(self.cache) == self.cache.sink + self.cache.window:
+            self.cache = RingKVCache(self.cache)  # full from here on: fixed storage, so passes can be graphed
+        v = self.run_pass(torch.cat(xs, 1), t, PairConditioning.cat(conds), frames, self.cache, commit=len(pend))
+        v = v[:, len(pend):]
         for j, s in enumerate(slots):
             dt = float(self.levels[s.level + 1] - self.levels[s.level])
             self.flight[s.frame].x = self.flight[s.frame].x + dt * v[:, j:j + 1]
