@@ -121,24 +121,29 @@ def bench_train(args, device) -> list[dict]:
     p_tok = per_token_params(model)
     p_all = sum(p.numel() for p in model.parameters())
     flops = 6 * p_tok * B * L + 12 * cfg.depth * L * L * cfg.dim * B
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01, betas=(0.9, 0.99))
+    fused = {"fused": True} if args.fused_adam and device.type == "cuda" else {}
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.01, betas=(0.9, 0.99), **fused)
+    compiled = torch.compile(model) if args.compile else None
 
-    def make_step(amp: bool):
+    def make_step(amp: bool, net=model):
         def step():
             opt.zero_grad(set_to_none=True)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                loss = loss_on(model, batch, cfg, t, eps, k)
+                loss = loss_on(net, batch, cfg, t, eps, k)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
             opt.step()
             return loss.detach()
         return step
 
+    # --compile: the compiled bf16 step against the eager bf16 step (the baseline) instead of fp32.
+    variants = ((("bf16_compiled", make_step(True, compiled)), ("bf16", make_step(True))) if compiled is not None
+                else (("bf16", make_step(True)), ("fp32", make_step(False))))
     res = {}
-    for name, amp in (("bf16", True), ("fp32", False)):
+    for name, step in variants:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
-        sec, runs, loss = timed_median(make_step(amp), device, args.repeat, args.warmup)
+        sec, runs, loss = timed_median(step, device, args.repeat, args.warmup)
         res[name] = {"s_per_step": sec, "runs": [round(r, 5) for r in runs], "loss": float(loss),
                      "peak_mem_gb": (torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else None)}
     peak = args.peak_tflops * 1e12
@@ -147,14 +152,16 @@ def bench_train(args, device) -> list[dict]:
                      "depth": cfg.depth, "heads": cfg.heads, "patch": cfg.patch, "patch_t": cfg.patch_t},
            "params_total": p_all, "params_per_token": p_tok, "tokens_per_sample": L, "tokens_per_step": B * L,
            "flops_per_step": flops, "flops_formula": FLOPS_FORMULA, "peak_tflops": args.peak_tflops,
-           "tf32": bool(torch.backends.cuda.matmul.allow_tf32), "repeat": args.repeat, "warmup": args.warmup}
+           "tf32": bool(torch.backends.cuda.matmul.allow_tf32), "repeat": args.repeat, "warmup": args.warmup,
+           "compile": args.compile, "fused_adam": bool(fused)}
     for name, r in res.items():
         s = r["s_per_step"]
         out[name] = {"s_per_step": round(s, 6), "samples_per_s": round(B / s, 2), "tokens_per_s": round(B * L / s, 1),
                      "tflops": round(flops / s / 1e12, 2), "mfu": round(flops / s / peak, 4),
                      "peak_mem_gb": None if r["peak_mem_gb"] is None else round(r["peak_mem_gb"], 2),
                      "loss": round(r["loss"], 4), "runs": r["runs"]}
-    out["ratio"] = round(res["fp32"]["s_per_step"] / res["bf16"]["s_per_step"], 3)
+    (fast, _), (slow, _) = variants
+    out["ratio"] = round(res[slow]["s_per_step"] / res[fast]["s_per_step"], 3)
     return [out]
 
 
@@ -217,6 +224,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="Euler steps (default: the checkpoint's)")
     ap.add_argument("--sample-repeat", type=int, default=3)
     ap.add_argument("--sample-warmup", type=int, default=1)
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the model; the baseline is then the eager bf16 step (not fp32)")
+    ap.add_argument("--fused-adam", action="store_true", help="AdamW(fused=True) on CUDA")
     ap.add_argument("--skip", choices=("train", "sample"), action="append", default=[])
     ap.add_argument("--out", default=None, help="also write the JSON lines to this file")
     ap.add_argument("--tiny", "--small", action="store_true", help="tiny sizes for a CPU smoke check")
