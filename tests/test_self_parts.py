@@ -169,3 +169,15 @@ def test_eval_refuses_parts_from_the_scored_episodes():
     assert build_synthesizers({"device": "cpu"})["warp"].self_parts is None
     assert build_synthesizers({"device": "cpu"})["warp"].static_memory == 0
     assert build_synthesizers({"device": "cpu", "static_memory": 2})["warp"].static_memory == 2  # eval static_memory=
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 30])
+def test_compiled_constant_mask_equals_numpy(n):
+    from embodied_rerender.render.self_parts import constant_mask, constant_mask_reference
+
+    rng = np.random.default_rng(n)
+    frames = rng.integers(0, 256, (n, 24, 32, 3), dtype=np.uint8)
+    frames[:, :10] = 90 + rng.integers(0, 20, (n, 10, 32, 3), dtype=np.uint8)  # a part that holds (within tol)
+    (median, mask), (ref_median, ref_mask) = constant_mask(frames), constant_mask_reference(frames)
+    np.testing.assert_array_equal(median, ref_median)
+    np.testing.assert_array_equal(mask, ref_mask)
