@@ -271,14 +271,11 @@ def test_kernel_splat_mode_matches_forward_splat(device, backend):
 
 def test_triton_kernel_in_the_interpreter_matches_the_reference():
     """The Triton kernel's logic on CPU (TRITON_INTERPRET=1), so CI without a GPU still checks it."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from triton_interpreter import run_interpreted
 
     pytest.importorskip("triton")
     code = (
-        "import sys, torch; sys.path.insert(0, 'tests'); import test_render as t\n"
+        "import torch, test_render as t\n"
         "from embodied_rerender.render import forward_splat, forward_splat_reference\n"
         "from embodied_rerender.render.kernels import splat\n"
         "args, size = t._occluded_scene()\n"
@@ -290,10 +287,7 @@ def test_triton_kernel_in_the_interpreter_matches_the_reference():
         "for v, m in t._fill_cases():\n"
         "    assert torch.allclose(triton_kernels.far_push_pull(v, m), far_push_pull(v, m), atol=1e-6)\n"
         "print('ok')\n")
-    root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, TRITON_INTERPRET="1", PYTHONPATH=str(root))
-    res = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0 and "ok" in res.stdout, res.stderr[-3000:]
+    run_interpreted(code)
 
 
 def test_unknown_or_missing_backend_is_a_clear_error():

@@ -118,7 +118,7 @@ class WarpSynthesizer:
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = ctx.at(lo + start, hi + start)
             if self.static_memory:
-                extra = [static_views(*view, times, self.static_memory, self.static_stride)
+                extra = [static_views(*view, times, self.static_memory, self.static_stride, backend=self.backend)
                          for view, recorded in zip(ctx.views, measured) if recorded]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
@@ -200,7 +200,52 @@ def _download(*tensors: torch.Tensor) -> list[np.ndarray]:
 
 def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor, v_start: int,
                  times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.03, abs_tol: float = 0.01,
-                 min_agree: int = 2) -> tuple[torch.Tensor, ...]:
+                 min_agree: int = 2, backend: str = "auto") -> tuple[torch.Tensor, ...]:
+    """:func:`static_views_reference` through a fused kernel: one pass per pixel of each instant instead of
+    dozens of full-frame torch ops (same arguments and result; a pixel whose projection rounds at exactly .5 or
+    whose depth sits at the tolerance boundary may flip, since the sums run in another order).
+
+    backend: "auto" (triton on CUDA, numba on CPU, else torch), "triton", "numba" or "torch" (the reference),
+    as :func:`~..render.kernels.resolve_backend` resolves it.
+    """
+    from ..render.kernels import resolve_backend
+
+    name = resolve_backend(backend, depth.device)
+    if name == "torch":
+        return static_views_reference(frames, depth, ks, poses, v_start, times, count, stride, rel_tol, abs_tol,
+                                      min_agree)
+    if name == "numba":
+        from ..render.numba_kernels import static_depth
+    else:
+        from ..render.triton_kernels import static_depth
+    cand, usable, instants = _instants(times, v_start, len(depth), count, stride)
+    seen = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
+    k_all = ks[instants].float()
+    kinv = torch.linalg.inv_ex(k_all)[0]  # inv_ex: no error check, so no device sync
+    out_depth = static_depth(depth, torch.where(seen, instants, -1), kinv, k_all, poses[instants], rel_tol, abs_tol,
+                             min_agree)
+    return frames[cand], out_depth, ks[cand], poses[cand]
+
+
+def _instants(times: torch.Tensor, v_start: int, t_len: int, count: int,
+              stride: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The candidate instants of :func:`static_views_reference` as view frames: cand ``(B, C)`` long, usable
+    ``(B, C)`` bool and instants ``(B, 1 + C)`` long (t first)."""
+    local = (times - v_start).clamp(0, t_len - 1)  # (B,)
+    j = torch.arange(1, 2 * count + 1, device=times.device)
+    offsets = torch.stack([-j, j], 1).reshape(-1) * stride  # -s, +s, -2s, +2s, ...: nearest first
+    cand = local[:, None] + offsets
+    inside = (cand >= 0) & (cand < t_len)
+    keep = inside & (inside.cumsum(1) <= 2 * count)  # the 2 * count nearest instants inside the view
+    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :2 * count]
+    usable = keep.gather(1, order)  # (B, C)
+    cand = cand.gather(1, order).clamp(0, t_len - 1)
+    return cand, usable, torch.cat([local[:, None], cand], 1)
+
+
+def static_views_reference(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, poses: torch.Tensor,
+                           v_start: int, times: torch.Tensor, count: int, stride: int, rel_tol: float = 0.03,
+                           abs_tol: float = 0.01, min_agree: int = 2) -> tuple[torch.Tensor, ...]:
     """The static part of one view at other instants, for what it does not show at `times`.
 
     For target frame t, the instants are the ``2 * count`` nearest of t +- j * stride (j = 1, 2, ...) inside the
@@ -223,16 +268,7 @@ def static_views(frames: torch.Tensor, depth: torch.Tensor, ks: torch.Tensor, po
     from ..geometry.camera import project, unproject
 
     t_len, h, w = depth.shape
-    local = (times - v_start).clamp(0, t_len - 1)  # (B,)
-    j = torch.arange(1, 2 * count + 1, device=times.device)
-    offsets = torch.stack([-j, j], 1).reshape(-1) * stride  # -s, +s, -2s, +2s, ...: nearest first
-    cand = local[:, None] + offsets
-    inside = (cand >= 0) & (cand < t_len)
-    keep = inside & (inside.cumsum(1) <= 2 * count)  # the 2 * count nearest instants inside the view
-    order = torch.sort((~keep).to(torch.uint8), dim=1, stable=True).indices[:, :2 * count]
-    usable = keep.gather(1, order)  # (B, C)
-    cand = cand.gather(1, order).clamp(0, t_len - 1)
-    instants = torch.cat([local[:, None], cand], 1)  # (B, 1 + C): t first
+    cand, usable, instants = _instants(times, v_start, t_len, count, stride)  # (B, C), (B, C), (B, 1 + C)
     seen = torch.cat([torch.ones_like(usable[:, :1]), usable], 1)
     d_all = depth[instants] * seen[..., None, None]  # (B, 1 + C, H, W)
     k_all, c2w_all = ks[instants], poses[instants]

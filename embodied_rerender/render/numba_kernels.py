@@ -1,5 +1,6 @@
 """Numba kernels of the warp path on a CPU: the fused splat (lift, projection, footprint, z-buffer), the
-depth-aware fill pyramid, and both at once straight to uint8 frames.
+depth-aware fill pyramid, both at once straight to uint8 frames, and the per-pixel tests of the static-scene
+memory (:func:`static_depth`).
 
 Per-frame functions (``_lift_frame``, ``_zbuffer_frame``, ``_pyramid``, ``_compose_frame``) hold the maths; the
 parallel drivers run frames in parallel and differ only in which of them they chain. Chained in one driver, a
@@ -26,7 +27,7 @@ try:
 except ImportError:  # the torch backend remains
     numba = None
 
-__all__ = ["available", "splat_ids", "far_push_pull", "splat_fill_uint8"]
+__all__ = ["available", "splat_ids", "far_push_pull", "splat_fill_uint8", "static_depth"]
 
 
 def available() -> bool:
@@ -316,6 +317,72 @@ if numba is not None:
                            H, W, ids[b], np.empty(H * W, np.float32))
             _compose_frame(ids[b], Z.reshape(-1), colours[b], keep_f, hs, ws, offs, frames[b], out_depth[b])
 
+    # -- the static-scene memory (generate/warp.py static_views) --------------------------------------------
+    @numba.njit(cache=True, nogil=True)
+    def _static_kept(depth, inst, ks, c2w, wx, wy, wz, rel, atol, min_agree):  # pragma: no cover - compiled
+        """Whether world point (wx, wy, wz) is static and unseen at t: projected into every instant i (inst
+        (1 + C,) int32 view frames, t first, -1 = no information; ks (1 + C, 3, 3), c2w (1 + C, 4, 4)) as
+        camera.project does, rounded half to even like torch's round()."""
+        H, W = depth.shape[1], depth.shape[2]
+        agree = 0
+        for i in range(inst.shape[0]):
+            if inst[i] < 0:
+                continue
+            P, k = c2w[i], ks[i]
+            qx, qy, qz = wx - P[0, 3], wy - P[1, 3], wz - P[2, 3]
+            z = qx * P[0, 2] + qy * P[1, 2] + qz * P[2, 2]
+            if not z > 0:  # behind the camera (or nan): no information
+                continue
+            zs = zeps if z < zeps else z
+            xn = (qx * P[0, 0] + qy * P[1, 0] + qz * P[2, 0]) / zs
+            yn = (qx * P[0, 1] + qy * P[1, 1] + qz * P[2, 1]) / zs
+            col = np.rint(xn * k[0, 0] + yn * k[0, 1] + k[0, 2])
+            row = np.rint(xn * k[1, 0] + yn * k[1, 1] + k[1, 2])
+            if not (col >= 0 and col <= W - 1 and row >= 0 and row <= H - 1):
+                continue
+            seen = depth[inst[i], np.int64(row), np.int64(col)]
+            if not seen > 0:
+                continue
+            tol = rel * z + atol
+            near = abs(seen - z) <= tol
+            if seen > z + tol or (near and i == 0):  # seen through (it moved), or t shows it already
+                return False
+            agree += near
+        return agree >= min_agree
+
+    @numba.njit(cache=True, nogil=True)
+    def _static_row(depth, inst, kinv, ks, c2w, s, yy, rel, atol, min_agree, out):  # pragma: no cover - compiled
+        """Row yy of instant s (index into inst; its kinv (3, 3), c2w (4, 4) of the lift) -> out (W,) float32,
+        the kept depth or 0."""
+        out[:] = 0
+        if inst[s] < 0:  # not usable
+            return
+        ki, P = kinv[s], c2w[s]
+        y = f32(yy)
+        for xx in range(out.shape[0]):
+            d = depth[inst[s], yy, xx]
+            if not d > 0:
+                continue
+            x = f32(xx)
+            # camera.unproject: the ray K^-1 [x, y, 1] times d, then to the world
+            rx = (x * ki[0, 0] + y * ki[0, 1] + ki[0, 2]) * d
+            ry = (x * ki[1, 0] + y * ki[1, 1] + ki[1, 2]) * d
+            rz = (x * ki[2, 0] + y * ki[2, 1] + ki[2, 2]) * d
+            wx = rx * P[0, 0] + ry * P[0, 1] + rz * P[0, 2] + P[0, 3]
+            wy = rx * P[1, 0] + ry * P[1, 1] + rz * P[1, 2] + P[1, 3]
+            wz = rx * P[2, 0] + ry * P[2, 1] + rz * P[2, 2] + P[2, 3]
+            if _static_kept(depth, inst, ks, c2w, wx, wy, wz, rel, atol, min_agree):
+                out[xx] = d
+
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _static_depth(depth, inst, kinv, ks, c2w, rel, atol, min_agree, out):  # pragma: no cover - compiled
+        """depth (Tv, H, W); inst (B, 1 + C) int32; kinv, ks (B, 1 + C, 3, 3); c2w (B, 1 + C, 4, 4) -> out
+        (B, C, H, W) float32."""
+        B, C, H, W = out.shape
+        for n in numba.prange(B * C * H):  # rows, not frames: enough items to balance the cores at any B
+            b, c, yy = n // (C * H), n // H % C, n % H
+            _static_row(depth, inst[b], kinv[b], ks[b], c2w[b], 1 + c, yy, rel, atol, min_agree, out[b, c, yy])
+
 
 def _cameras(src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor) -> tuple[np.ndarray, ...]:
     """The cameras as contiguous float32 arrays for the kernels."""
@@ -386,3 +453,22 @@ def splat_fill_uint8(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Ten
                 np.float32(1) - np.float32(rel), *levels(H, W), frames.reshape(B, H * W, 3).numpy(),
                 depth.reshape(B, H * W).numpy(), ids.numpy())
     return frames, depth, (ids >= 0).reshape(B, H, W)
+
+
+def static_depth(depth: Tensor, instants: Tensor, kinv: Tensor, ks: Tensor, c2w: Tensor, rel_tol: float,
+                 abs_tol: float, min_agree: int) -> Tensor:
+    """The per-pixel part of :func:`~..generate.warp.static_views` for CPU tensors.
+
+    Args:
+        depth ``(Tv, H, W)`` metres of one view; instants ``(B, 1 + C)`` its frames per target frame, t first, -1
+            where not usable; kinv / ks ``(B, 1 + C, 3, 3)`` K^-1 and K at those frames; c2w ``(B, 1 + C, 4, 4)``.
+
+    Returns:
+        ``(B, C, H, W)`` float32: the depth of instant ``1 + c`` where it is kept, else 0.
+    """
+    B, n = instants.shape
+    out = torch.empty((B, n - 1, *depth.shape[1:]), dtype=torch.float32)
+    _static_depth(depth.float().contiguous().numpy(), instants.to(torch.int32).contiguous().numpy(),
+                  *(x.float().contiguous().numpy() for x in (kinv, ks, c2w)), np.float32(rel_tol),
+                  np.float32(abs_tol), int(min_agree), out.numpy())
+    return out

@@ -1,5 +1,6 @@
-"""Triton kernels of the warp path: the fused splat (lift, projection, footprint, z-buffer in one launch) and the
-depth-aware fill pyramid (one launch per level and direction).
+"""Triton kernels of the warp path: the fused splat (lift, projection, footprint, z-buffer in one launch), the
+depth-aware fill pyramid (one launch per level and direction) and the per-pixel tests of the static-scene memory
+(:func:`static_depth`, one launch per view and chunk).
 
 They exist for one reason: on a GPU the torch formulation of the same maths is thousands of small kernel launches
 per view (a 480x640 view with k = 4 context views made 5,900, and the launches, not the arithmetic, bounded it).
@@ -8,9 +9,12 @@ Each kernel here does the float32 operations of its torch reference in the same 
 
 - :func:`splat_keys` lands every point bit for bit where :func:`~.splat.lift_for_splat` puts it, and picks the
   same winner as :func:`~.splat.forward_splat` (point mode: :func:`~.splat.forward_splat_reference`);
-- :func:`far_push_pull` returns :func:`~.fill.far_push_pull`'s result to float rounding.
+- :func:`far_push_pull` returns :func:`~.fill.far_push_pull`'s result to float rounding;
+- :func:`static_depth` keeps what :func:`~..generate.warp.static_views_reference` keeps, but for a pixel whose
+  projection rounds at exactly .5 or whose depth sits on the tolerance (the reference's matrix products sum in
+  their own order).
 
-Both run in Triton's interpreter on a CPU (``TRITON_INTERPRET=1``), which is how CI without a GPU tests them.
+All run in Triton's interpreter on a CPU (``TRITON_INTERPRET=1``), which is how CI without a GPU tests them.
 Import this module only where triton may be used (render/kernels.py does so lazily): it imports triton, which a
 CPU install need not have (then :func:`available` is False).
 """
@@ -22,7 +26,7 @@ from torch import Tensor
 
 from .splat import _EDGE_REL, _NEAR, _SCALE_TOL, _SPLAT_DEPTH_BIAS, _Z_EPS, EMPTY_KEY, far_limits
 
-__all__ = ["available", "splat_keys", "far_push_pull"]
+__all__ = ["available", "splat_keys", "far_push_pull", "static_depth"]
 
 _OPTS = {"enable_fp_fusion": False}  # torch rounds after every mul and add; so must we
 
@@ -277,6 +281,68 @@ if triton is not None:
             tl.store(out_ptr + (b * C + ch) * H * W + offs, val, mask=m)
         tl.store(ohv_ptr + b * H * W + offs, reached, mask=m)
 
+    # -- the static-scene memory (generate/warp.py static_views) --------------------------------------------
+    @triton.jit
+    def _rint(x):
+        """Round half to even (torch's round()): exact for |x| < 2**22, and farther out it stays out of any
+        image; libdevice.rint would do, but the interpreter lacks it."""
+        return (x + 12582912.0) - 12582912.0  # 1.5 * 2**23: the sum's rounding drops the fraction
+
+    @triton.jit
+    def _observe(dep_ptr, inst_ptr, k_ptr, c2w_ptr, u, wx, wy, wz, m, npix, H, W):
+        """Instant u's (row of inst / ks / c2w) camera depth z of the world points and the depth it saw where they
+        project (camera.project, rounded; 0 = no information)."""
+        f = tl.load(inst_ptr + u).to(tl.int64)
+        P = c2w_ptr + u * 16
+        qx = wx - tl.load(P + 3)
+        qy = wy - tl.load(P + 7)
+        qz = wz - tl.load(P + 11)
+        z = qx * tl.load(P + 2) + qy * tl.load(P + 6) + qz * tl.load(P + 10)
+        zs = tl.where(tl.abs(z) < Z_EPS, Z_EPS, z)
+        xn = tl.math.div_rn(qx * tl.load(P + 0) + qy * tl.load(P + 4) + qz * tl.load(P + 8), zs)
+        yn = tl.math.div_rn(qx * tl.load(P + 1) + qy * tl.load(P + 5) + qz * tl.load(P + 9), zs)
+        k = k_ptr + u * 9
+        col = _rint(xn * tl.load(k + 0) + yn * tl.load(k + 1) + tl.load(k + 2))
+        row = _rint(xn * tl.load(k + 3) + yn * tl.load(k + 4) + tl.load(k + 5))
+        on = m & (f >= 0) & (z > 0) & (col >= 0) & (col <= W - 1) & (row >= 0) & (row <= H - 1)
+        lin = f * npix + tl.where(on, row, 0.0).to(tl.int64) * W + tl.where(on, col, 0.0).to(tl.int64)
+        return z, tl.load(dep_ptr + lin, mask=on, other=0.0)
+
+    @triton.jit
+    def _static(dep_ptr, inst_ptr, kinv_ptr, k_ptr, c2w_ptr, out_ptr, H, W, C, rel, atol, min_agree,
+                BLOCK: tl.constexpr):  # pragma: no cover - compiled
+        """One program: BLOCK pixels of candidate instant c of target frame b (program_id(1) = b * C + c); see
+        static_depth for the layouts."""
+        bc = tl.program_id(1)
+        b = bc // C
+        s = b * (C + 1) + 1 + bc % C  # its row in inst / kinv / ks / c2w
+        npix = H * W
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        m = offs < npix
+        x = (offs % W).to(tl.float32)
+        y = (offs // W).to(tl.float32)
+        src = tl.load(inst_ptr + s).to(tl.int64)
+        d = tl.load(dep_ptr + src * npix + offs, mask=m & (src >= 0), other=0.0)
+        # camera.unproject: the ray K^-1 [x, y, 1] times d, then to the world
+        ki = kinv_ptr + s * 9
+        rx = (x * tl.load(ki + 0) + y * tl.load(ki + 1) + tl.load(ki + 2)) * d
+        ry = (x * tl.load(ki + 3) + y * tl.load(ki + 4) + tl.load(ki + 5)) * d
+        rz = (x * tl.load(ki + 6) + y * tl.load(ki + 7) + tl.load(ki + 8)) * d
+        P = c2w_ptr + s * 16
+        wx = rx * tl.load(P + 0) + ry * tl.load(P + 1) + rz * tl.load(P + 2) + tl.load(P + 3)
+        wy = rx * tl.load(P + 4) + ry * tl.load(P + 5) + rz * tl.load(P + 6) + tl.load(P + 7)
+        wz = rx * tl.load(P + 8) + ry * tl.load(P + 9) + rz * tl.load(P + 10) + tl.load(P + 11)
+        keep = m & (d > 0)
+        agree = tl.zeros((BLOCK,), tl.int32)
+        for i in range(0, C + 1):  # t first
+            z, seen = _observe(dep_ptr, inst_ptr, k_ptr, c2w_ptr, b * (C + 1) + i, wx, wy, wz, keep, npix, H, W)
+            tol = rel * z + atol
+            near = (seen > 0) & (tl.abs(seen - z) <= tol)
+            # seen through (it moved), or t shows it already
+            keep = keep & ~((seen > 0) & (seen > z + tol)) & ~(near & (i == 0))
+            agree += near.to(tl.int32)
+        tl.store(out_ptr + bc * npix + offs, tl.where(keep & (agree >= min_agree), d, 0.0), mask=m)
+
 
 def splat_keys(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor,
                size: tuple[int, int], max_splat: int, block: int = 256) -> tuple[Tensor, Tensor]:
@@ -334,3 +400,17 @@ def far_push_pull(values: Tensor, weights: Tensor, far: int = -1, rel: float = 0
                                               h, w, keep_f, C=C, FAR=far, LAST=i == 0, BLOCK=block, **_OPTS)
         filled, have = out, out_have
     return filled.to(values.dtype)
+
+
+def static_depth(depth: Tensor, instants: Tensor, kinv: Tensor, ks: Tensor, c2w: Tensor, rel_tol: float,
+                 abs_tol: float, min_agree: int, block: int = 256) -> Tensor:
+    """:func:`~.numba_kernels.static_depth` in one launch (same arguments and result): the per-pixel part of
+    :func:`~..generate.warp.static_views`, depth ``(Tv, H, W)`` in, ``(B, C, H, W)`` float32 out."""
+    B, n = instants.shape
+    H, W = depth.shape[1:]
+    out = torch.empty((B, n - 1, H, W), dtype=torch.float32, device=depth.device)
+    f32 = lambda x: x.float().contiguous()  # noqa: E731
+    grid = (triton.cdiv(H * W, block), B * (n - 1))
+    _static[grid](f32(depth), instants.to(torch.int32).contiguous(), f32(kinv), f32(ks), f32(c2w), out, H, W, n - 1,
+                  float(rel_tol), float(abs_tol), int(min_agree), BLOCK=block, **_OPTS)
+    return out
