@@ -122,8 +122,9 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=None, help="WarpSynthesizer chunk (frames per splat call; default: its own)")
     ap.add_argument("--backend", default="auto", help="splat kernel: auto, triton, numba, torch")
     ap.add_argument("--baseline-frames", type=int, default=None, help="frames the numpy baseline runs (default: all)")
-    ap.add_argument("--static-memory", type=int, default=0,
-                    help="WarpSynthesizer static_memory (2 x N other instants of each view; 0 = off)")
+    ap.add_argument("--static-memory", default="auto",
+                    help="WarpSynthesizer static_memory: 2 x N other instants of the first recorded view; 0 = off; "
+                         "auto (augment's default): 2 on CUDA, 0 on the CPU")
     ap.add_argument("--small", action="store_true", help="tiny sizes, one repeat (smoke check)")
     ap.add_argument("--gap-s", type=float, default=0.1,
                     help="pause before each timed side: the other side's worker threads (numba / OpenMP, OpenBLAS) "
@@ -136,7 +137,8 @@ def main() -> None:
     H, W = (int(x) for x in args.size.lower().split("x"))
     device = torch.device(args.device)
     views, target = synthetic_views(args.frames, args.k, H, W, device)
-    synth = WarpSynthesizer(chunk=args.chunk, device=device, backend=args.backend, static_memory=args.static_memory)
+    memory = args.static_memory if args.static_memory == "auto" else int(args.static_memory)
+    synth = WarpSynthesizer(chunk=args.chunk, device=device, backend=args.backend, static_memory=memory)
     backend = resolve_backend(args.backend, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -164,7 +166,8 @@ def main() -> None:
     dev_name = (torch.cuda.get_device_name(device) if device.type == "cuda"
                 else f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} threads)")
     print(json.dumps({"figure": "warp.view", "device": dev_name, "torch": torch.__version__, "size": f"{H}x{W}",
-                      "k": args.k, "static_memory": args.static_memory, "frames": args.frames, "chunk": synth.chunk, "backend": backend,
+                      "k": args.k, "static_memory": synth.static_memory, "static_sources": synth.static_sources,
+                      "frames": args.frames, "chunk": synth.chunk, "backend": backend,
                       "repeat": args.repeat, "warmup": args.warmup, "gap_s": args.gap_s,
                       "loadavg_1m": round(os.getloadavg()[0], 2),
                       "seconds_per_view": round(sec, 4), "runs_s": [round(r, 4) for r in runs], "fps": round(fps, 2),

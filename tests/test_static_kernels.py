@@ -45,7 +45,7 @@ def table_view() -> tuple[torch.Tensor, ...]:
 def compare(view: tuple[torch.Tensor, ...], backend: str) -> tuple[float, float]:
     """The kernel's against the reference's output on every frame of `view`: (fraction of depth pixels that
     differ, fraction the reference keeps); asserts the other outputs equal and kept depths exact."""
-    times = torch.arange(len(view[1]))
+    times = torch.arange(len(view[1]), device=view[1].device)
     ref = static_views_reference(*view, 0, times, 2, 3)
     out = static_views(*view, 0, times, 2, 3, backend=backend)
     for i in (0, 2, 3):
@@ -117,3 +117,11 @@ def test_the_synthesizer_takes_the_fused_path(monkeypatch):
     out = WarpSynthesizer(static_memory=1, static_stride=5).synthesize([scenes.head_view([scenes.OCCLUDER])],
                                                                          scenes.target(), 0)
     assert out.covered.mean() > 0.5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_triton_kernel_matches_the_reference_on_cuda():
+    pytest.importorskip("triton")
+    view = tuple(x.cuda() for x in table_view())
+    differ, kept = compare(view, "triton")
+    assert differ <= 1e-3 and kept > 0.01

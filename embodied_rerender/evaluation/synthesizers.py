@@ -29,7 +29,9 @@ def build_synthesizers(cfg: dict) -> dict:
     if parts == "auto":
         raise DatasetError("self_parts=auto would learn the parts from the held-out ground truth; give a saved "
                            "library (.npz) or the training dataset instead")
-    synths = {"warp": WarpSynthesizer(device=device, self_parts=parts, static_memory=int(cfg.get("static_memory") or 0))}
+    memory = cfg.get("static_memory")
+    synths = {"warp": WarpSynthesizer(device=device, self_parts=parts,
+                                      static_memory=0 if memory is None else memory)}
     for name in CHECKPOINT_KEYS:
         if not cfg.get(name):
             continue

@@ -28,15 +28,20 @@ class WarpSynthesizer:
     backend: splat kernel (render/kernels.py; "auto" = Triton on CUDA, numba on CPU); depth_aware: fill holes
     from their far side (default) instead of plain push-pull.
 
-    static_memory: the static-scene memory (0 = off): each context view also contributes, for target frame t, the
-    static part of ``2 * static_memory`` other instants t +- j * static_stride of the same episode (nearest
+    static_memory: the static-scene memory (0 = off): each memory source (below) also contributes, for target frame
+    t, the static part of ``2 * static_memory`` other instants t +- j * static_stride of the same episode (nearest
     in time first), splatted with the same-instant views so the z-test lets the nearest surface win: background
     that the arm hides at t but showed a moment earlier is warped in instead of guessed. A source pixel is kept
     (see :func:`static_views`) only where no other instant saw through it (what moves: the arm, what it carries,
     never ghosts), two instants agree on it and t itself does not show it. Synthesized context views (their
     provenance names a generator) do not take part: their depth is partly the fill's guess. Costs
-    ``1 + 2 * static_memory`` times the splat work and ``(B, 2 static_memory, H, W)`` floats of reprojection
-    state per view. Off by default: on the sample it raised coverage but not quality (docs/results.md).
+    ``(B, 2 static_memory, H, W)`` floats of reprojection state per source and splats ``2 * static_memory`` more
+    views per memory source; only the first `static_sources` measured views in context order (retrieval rank)
+    are memory sources, which bounds that cost when several recorded cameras are in context (the multi-shot and
+    held-out tables have one). "auto": 2 on CUDA, 0 on the CPU. On the 12-shot held-out table it adds +0.13 to
+    +0.26 dB and raises view sync (docs/results.md); on the H200 the 480x640 k = 4 view still runs above
+    1,000 fps with it, on 2 CPU cores it would cost about 3x (docs/benchmarks.md), hence the split default. Off
+    (0) for direct constructions: the training packers and the hybrid's prior keep the plain warp.
 
     measured_first: context views with measured depth (recorded cameras: their provenance names no generator) are
     splatted on their own first; synthesized views (written back by the loop, their depth partly the fill's guess)
@@ -54,16 +59,21 @@ class WarpSynthesizer:
 
     def __init__(self, chunk: int | None = None, max_splat: int = 9, temporal_gap: int | None = 0,
                  device: str | torch.device = "cpu", backend: str = "auto", depth_aware: bool = True,
-                 static_memory: int = 0, static_stride: int = 8, self_parts=None, measured_first: bool = True):
+                 static_memory: int | str = 0, static_stride: int = 8, static_sources: int = 1, self_parts=None,
+                 measured_first: bool = True):
         self.device = torch.device(device)
         # None: 32 frames per batch on CUDA (kernel launches, not memory, bound a view there: 2x the fps of 8
         # at 480x640, k = 4, about 5 GB peak), 8 on the CPU.
         self.chunk = chunk or (32 if self.device.type == "cuda" else 8)
         self.max_splat, self.temporal_gap = max_splat, temporal_gap
         self.backend, self.depth_aware = backend, depth_aware
-        if static_memory < 0 or static_stride < 1:
-            raise ValueError(f"static_memory must be >= 0 and static_stride >= 1, got {static_memory}, {static_stride}")
-        self.static_memory, self.static_stride = static_memory, static_stride
+        if static_memory == "auto":
+            static_memory = 2 if self.device.type == "cuda" else 0
+        static_memory = int(static_memory)
+        if static_memory < 0 or static_stride < 1 or static_sources < 1:
+            raise ValueError(f"static_memory must be >= 0, static_stride and static_sources >= 1, got "
+                             f"{static_memory}, {static_stride}, {static_sources}")
+        self.static_memory, self.static_stride, self.static_sources = static_memory, static_stride, static_sources
         self.measured_first = measured_first
         self.self_parts_source = self_parts if self_parts is None or isinstance(self_parts, str) else "given"
         if isinstance(self_parts, str) and self_parts != "auto":
@@ -75,7 +85,8 @@ class WarpSynthesizer:
     def config(self) -> dict:
         return {"chunk": self.chunk, "max_splat": self.max_splat, "temporal_gap": self.temporal_gap,
                 "depth_aware": self.depth_aware, "static_memory": self.static_memory,
-                "static_stride": self.static_stride, "self_parts": self.self_parts_source,
+                "static_stride": self.static_stride, "static_sources": self.static_sources,
+                "self_parts": self.self_parts_source,
                 "measured_first": self.measured_first}
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
@@ -103,8 +114,10 @@ class WarpSynthesizer:
         # hide what a recorded camera saw; it only fills what the measured views leave uncovered.
         layered = self.measured_first and any(measured) and not all(measured)
         first = torch.tensor(measured[:len(views)], device=dev)
-        if self.static_memory:  # the static views of the measured views are measured too
-            first = torch.cat([first, torch.ones(2 * self.static_memory * sum(measured), dtype=torch.bool, device=dev)])
+        # The memory sources: the first static_sources measured views (context order is retrieval rank).
+        sources = [i for i, m in enumerate(measured) if m][:self.static_sources] if self.static_memory else []
+        if sources:  # the static views of the measured views are measured too
+            first = torch.cat([first, torch.ones(2 * self.static_memory * len(sources), dtype=torch.bool, device=dev)])
         tgt_k = to_device(target.intrinsics_per_frame(), dev)
         tgt_c2w = to_device(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time
@@ -117,9 +130,9 @@ class WarpSynthesizer:
             hi = min(lo + self.chunk, t_len)
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = ctx.at(lo + start, hi + start)
-            if self.static_memory:
-                extra = [static_views(*view, times, self.static_memory, self.static_stride, backend=self.backend)
-                         for view, recorded in zip(ctx.views, measured) if recorded]
+            if sources:
+                extra = [static_views(*ctx.views[i], times, self.static_memory, self.static_stride, backend=self.backend)
+                         for i in sources]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
             chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None

@@ -78,19 +78,19 @@ class Augmenter:
         if not targets:
             raise EpisodeError(f"no target trajectory can be built for {cfg.targets} (cameras without poses?)",
                                episode=episode.episode_id)
-        prepare_parts(self.synthesizer, episode, targets)  # warp.self_parts: the robot's own parts, when on
-        steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
-                                   merge=cfg.merge, merge_threshold=cfg.merge_threshold)
         # Every recorded camera is decoded once: sources are in the bank, ground truths decoded here, and the
-        # writer reads both from these arrays.
+        # self-parts template and the writer read both from these arrays.
         recorded = {name: bank[name].frames for name in cfg.sources}
-        for step in steps:
-            gt = step.target.ground_truth
+        for target in targets:
+            gt = target.ground_truth
             if gt is not None and gt not in recorded:
                 recorded[gt] = episode.cameras[gt][:]
         for name, frames in recorded.items():
             if isinstance(episode.cameras[name].frames, VideoFrames):
                 episode.cameras[name].frames.keep(frames)
+        prepare_parts(self.synthesizer, episode, targets)  # warp.self_parts: the robot's own parts, when on
+        steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
+                                   merge=cfg.merge, merge_threshold=cfg.merge_threshold)
         with ThreadPoolExecutor(1) as pool:  # the preview is encoded (GIL released) while the views are scored
             preview = None
             if self.preview_dir is not None and cfg.preview:

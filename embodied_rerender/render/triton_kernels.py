@@ -309,8 +309,8 @@ if triton is not None:
         return z, tl.load(dep_ptr + lin, mask=on, other=0.0)
 
     @triton.jit
-    def _static(dep_ptr, inst_ptr, kinv_ptr, k_ptr, c2w_ptr, out_ptr, H, W, C, rel, atol, min_agree,
-                BLOCK: tl.constexpr):  # pragma: no cover - compiled
+    def _static(dep_ptr, inst_ptr, kinv_ptr, k_ptr, c2w_ptr, out_ptr, H, W, rel, atol, min_agree,
+                C: tl.constexpr, BLOCK: tl.constexpr):  # C (2 x static_memory) constexpr: the loop below unrolls  # pragma: no cover - compiled
         """One program: BLOCK pixels of candidate instant c of target frame b (program_id(1) = b * C + c); see
         static_depth for the layouts."""
         bc = tl.program_id(1)
@@ -411,6 +411,6 @@ def static_depth(depth: Tensor, instants: Tensor, kinv: Tensor, ks: Tensor, c2w:
     out = torch.empty((B, n - 1, H, W), dtype=torch.float32, device=depth.device)
     f32 = lambda x: x.float().contiguous()  # noqa: E731
     grid = (triton.cdiv(H * W, block), B * (n - 1))
-    _static[grid](f32(depth), instants.to(torch.int32).contiguous(), f32(kinv), f32(ks), f32(c2w), out, H, W, n - 1,
-                  float(rel_tol), float(abs_tol), int(min_agree), BLOCK=block, **_OPTS)
+    _static[grid](f32(depth), instants.to(torch.int32).contiguous(), f32(kinv), f32(ks), f32(c2w), out, H, W,
+                  float(rel_tol), float(abs_tol), int(min_agree), C=n - 1, BLOCK=block, **_OPTS)
     return out
