@@ -55,6 +55,17 @@ def repeat_dataset(src: Path, dst: Path, n: int) -> Path:
     return dst
 
 
+def warp_options(overrides: list[str]) -> dict:
+    """augment.yaml's `warp:` group (what `embodied-rerender augment` passes the warp synthesizer) with
+    ``KEY=VALUE`` overrides (YAML values)."""
+    from omegaconf import OmegaConf
+
+    from embodied_rerender.config import CONFIG_DIR
+
+    group = OmegaConf.load(CONFIG_DIR / "augment.yaml").warp
+    return OmegaConf.to_container(OmegaConf.merge(group, OmegaConf.from_dotlist(overrides)), resolve=True)
+
+
 def main() -> None:
     import torch
 
@@ -70,6 +81,9 @@ def main() -> None:
     ap.add_argument("--compression", default="gzip", help="robomimic writer: gzip | lzf | none")
     ap.add_argument("--compression-level", type=int, default=4, help="robomimic writer: the gzip level")
     ap.add_argument("--targets", default="head_to_gripper")
+    ap.add_argument("--warp", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="overrides of augment.yaml's warp options, which the run uses (its defaults: self_parts=auto, "
+                         "static_memory=auto), e.g. --warp static_memory=0 self_parts=null")
     ap.add_argument("--small", action="store_true")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_augment_throughput_"))
@@ -88,10 +102,12 @@ def main() -> None:
                    "compression_level": args.compression_level} if args.writer == "robomimic" else {}
         once, repeated = repeat_dataset(src, root / "once", 1), repeat_dataset(src, root / "repeated", args.repeat_episodes)
         config = AugmentConfig(targets=args.targets.split(","), preview=False)
+        warp = warp_options(args.warp)
 
         def job(input: Path, synthesize: bool) -> Job:
             return Job(input=str(input), writer=args.writer, writer_options=options, device=args.device,
-                       generator="warp" if synthesize else None, augment=config if synthesize else None)
+                       generator="warp" if synthesize else None, augment=config if synthesize else None,
+                       generator_options=warp if synthesize else {})
 
         def timed(name: str, synthesize: bool, input: Path = repeated):
             t0 = time.perf_counter()
@@ -115,7 +131,7 @@ def main() -> None:
         print(json.dumps({"figure": "augment_throughput.convert", **common, "seconds": round(base_s, 2),
                           "merge_s": round(base.merge_seconds, 2),
                           "episode_fps": round(frames / base_s, 1)}), flush=True)
-        print(json.dumps({"figure": "augment_throughput.augment", **common, "targets": args.targets,
+        print(json.dumps({"figure": "augment_throughput.augment", **common, "targets": args.targets, "warp": warp,
                           "synthesized_frames": synthesized, "seconds": round(ours_s, 2), "merge_s": round(report.merge_seconds, 2),
                           "output_fps": round(synthesized / ours_s, 1), "episode_fps": round(frames / ours_s, 1),
                           "ratio": round(base_s / ours_s, 3)}), flush=True)
