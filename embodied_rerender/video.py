@@ -267,6 +267,7 @@ def write_video(
             stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
             if gop is not None:
                 stream.codec_context.gop_size = gop
+            stream.thread_count = cpu_share()  # as the decoders: N writer processes must not each size a pool by the machine
             stream.options = options
             for frame in _chain(first, frames):
                 image = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")

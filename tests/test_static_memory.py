@@ -98,3 +98,20 @@ def test_static_views_keep_only_static_surfaces_unseen_at_t():
 def test_static_memory_option_is_checked():
     with pytest.raises(ValueError, match="static_memory"):
         WarpSynthesizer(static_memory=-1)
+
+
+def test_streamed_context_with_the_memory_equals_the_whole_context():
+    # On CUDA the context streams chunk by chunk and only the memory's source is whole on the device; on a CPU
+    # both are slices, so the same choice runs here and must give the same frames.
+    scene = [head_view([OCCLUDER, GHOST], 0.01)]
+    whole = WarpSynthesizer(static_memory=2, static_stride=5, chunk=4)
+    streamed = WarpSynthesizer(static_memory=2, static_stride=5, chunk=4)
+    streamed.streamed = True
+    a, b = (s.synthesize(scene, target(), 0) for s in (whole, streamed))
+    assert np.array_equal(a.frames, b.frames) and np.array_equal(a.covered, b.covered)
+    assert (a.frames != WarpSynthesizer(chunk=4).synthesize(scene, target(), 0).frames).any()  # the memory acted
+
+
+def test_auto_static_memory_is_on_only_on_cuda():
+    assert WarpSynthesizer(static_memory="auto").static_memory == 0  # this test runs on the CPU
+    assert WarpSynthesizer(static_memory="auto", device="cuda").static_memory == 2

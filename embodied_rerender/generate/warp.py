@@ -75,6 +75,7 @@ class WarpSynthesizer:
                              f"{static_memory}, {static_stride}, {static_sources}")
         self.static_memory, self.static_stride, self.static_sources = static_memory, static_stride, static_sources
         self.measured_first = measured_first
+        self.streamed = self.device.type == "cuda"  # context chunks copied ahead (generate/context.py)
         self.self_parts_source = self_parts if self_parts is None or isinstance(self_parts, str) else "given"
         if isinstance(self_parts, str) and self_parts != "auto":
             from .self_parts import library_from
@@ -104,10 +105,8 @@ class WarpSynthesizer:
             raise ValueError(f"context views differ in size {[v.frames.shape[1:3] for v in views]}; resize them first")
         t_len, (h, w) = len(target), (target.height, target.width)
         dev = self.device
-        # Streamed on CUDA (the next chunk's copy overlaps this chunk's work); the static memory reads other
-        # instants of the views, so it keeps them whole.
-        streamed = dev.type == "cuda" and not self.static_memory
-        ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev)
+        # Streamed on CUDA (the next chunk's copy overlaps this chunk's work; on a CPU both are slices).
+        ctx = StreamedContext(views, dev) if self.streamed else WholeContext(views, dev)
         # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
         measured = [v.measured for v in views]
         # Measured views first: a synthesized view's depth is partly the fill's guess, so in the z-test it could
@@ -118,6 +117,11 @@ class WarpSynthesizer:
         sources = [i for i, m in enumerate(measured) if m][:self.static_sources] if self.static_memory else []
         if sources:  # the static views of the measured views are measured too
             first = torch.cat([first, torch.ones(2 * self.static_memory * len(sources), dtype=torch.bool, device=dev)])
+        # The memory reads other instants of its sources, so those (only) are whole on the device.
+        if isinstance(ctx, WholeContext):
+            memory = [ctx.views[i] for i in sources]
+        else:
+            memory = WholeContext([views[i] for i in sources], dev).views if sources else []
         tgt_k = to_device(target.intrinsics_per_frame(), dev)
         tgt_c2w = to_device(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time
@@ -131,8 +135,8 @@ class WarpSynthesizer:
             times = torch.arange(lo + start, hi + start, device=dev)
             images, depths, ks, poses = ctx.at(lo + start, hi + start)
             if sources:
-                extra = [static_views(*ctx.views[i], times, self.static_memory, self.static_stride, backend=self.backend)
-                         for i in sources]
+                extra = [static_views(*view, times, self.static_memory, self.static_stride, backend=self.backend)
+                         for view in memory]
                 images, depths, ks, poses = (torch.cat([base] + [e[i] for e in extra], 1)
                                              for i, base in enumerate((images, depths, ks, poses)))
             chunk_parts = PartsOverlay(own.image[lo:hi], own.mask[lo:hi], own.near) if own else None
