@@ -115,6 +115,7 @@ class RayLauncher:
     """Episodes spread over Ray actors, results yielded as they complete (the driver restores the order)."""
 
     name = "ray"
+    writes_elsewhere = True  # episodes are written in other processes (the driver may merge meanwhile)
 
     def __init__(self, job: Job, options: RayOptions | None = None):
         self.options = options or RayOptions()

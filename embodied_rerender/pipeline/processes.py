@@ -96,6 +96,7 @@ class ProcessLauncher:
     restores the input order)."""
 
     name = "processes"
+    writes_elsewhere = True  # episodes are written in other processes (the driver may merge meanwhile)
 
     def __init__(self, job: Job, workers: int, retries: int = 1):
         if workers < 1:

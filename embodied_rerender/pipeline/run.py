@@ -251,7 +251,7 @@ def _merge_and_publish(reader: Reader, writer: Writer, output: Path, stage: Path
 def _merges_early(writer: Writer, launcher) -> bool:
     """Merge while episodes are still written: only when other processes write them (here, the copy would
     compete with the episode work for this interpreter) and the writer merges one episode at a time."""
-    return hasattr(writer, "merge_session") and getattr(launcher, "name", "") in ("processes", "ray")
+    return hasattr(writer, "merge_session") and getattr(launcher, "writes_elsewhere", False)
 
 
 def _tidy_failed(stage: Path) -> None:
@@ -393,6 +393,7 @@ class LocalLauncher:
     """
 
     name = "local"
+    writes_elsewhere = False  # episodes are written by this interpreter: an early merge would compete with them
 
     def __init__(self, reader, writer, transform=None):
         self.reader, self.writer, self.transform = reader, copy.deepcopy(writer), transform
