@@ -341,7 +341,7 @@ class CausalDiT(nn.Module):
         and, with `commit = n`, where the keys/values of the first n frames of this pass are appended."""
         frames = frames.cpu().long()
         past_frames = cache.frames if cache is not None and len(cache) else torch.zeros(0, dtype=torch.long)
-        rope, mask = self._statics(frames, past_frames, x_t.device)
+        rope, mask = self.pass_tables(frames, past_frames, x_t.device)
         if cache is not None and commit:
             cache.reserve(commit)
         v = self.denoise(x_t, t, cond, rope, mask, cache, commit)
@@ -351,7 +351,7 @@ class CausalDiT(nn.Module):
 
     def denoise(self, x_t: Tensor, t: Tensor, cond: PairConditioning, rope: tuple, mask: Tensor | None,
                 cache: "KVCache | RingKVCache | None" = None, commit: int = 0) -> Tensor:
-        """The network itself, given the pass's rotary tables and token mask (:meth:`_statics`): device work only
+        """The network itself, given the pass's rotary tables and token mask (:meth:`pass_tables`): device work only
         (no host reads, no host-dependent shapes), so a pass over a full :class:`RingKVCache` can be captured in a
         CUDA graph. Stages, but does not commit, the keys/values of the first `commit` frames."""
         cfg = self.cfg
@@ -375,7 +375,7 @@ class CausalDiT(nn.Module):
         x = self.out(self.norm_out(x) * (1 + scale) + shift)
         return self._unpatchify(x, B, Fr)
 
-    def _statics(self, frames: Tensor, past_frames: Tensor, device) -> tuple[tuple, Tensor | None]:
+    def pass_tables(self, frames: Tensor, past_frames: Tensor, device) -> tuple[tuple, Tensor | None]:
         """Rotary tables and the token mask of a pass. A stream repeats the same few patterns (same frames mod
         the period, same band layout), so they are built once and kept on the device: no host work per pass."""
         cfg, S = self.cfg, self.cfg.tokens_per_stream

@@ -56,7 +56,7 @@ class GraphedPasses:
             with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 return self.model(x_t, t, cond, frames, cache, commit=commit).float()
         frames = frames.cpu().long()
-        (cos, sin, sink_keep, pairs), mask = self.model._statics(frames, cache.frames, x_t.device)
+        (cos, sin, sink_keep, pairs), mask = self.model.pass_tables(frames, cache.frames, x_t.device)
         if sink_keep is not None:  # a sink frame in the pass: only at the very start of a stream
             with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 return self.model(x_t, t, cond, frames, cache, commit=commit).float()

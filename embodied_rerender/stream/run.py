@@ -65,7 +65,8 @@ def run_stream(opts: dict) -> dict:
         if show:
             _show(out.frame)
     summary = {"input": what, "checkpoint": str(checkpoint), "device": device, "steps": steps,
-               "window": engine.scheduler.window, "cache_frames": len(engine.cache), **engine.stats.summary()}
+               "window": engine.scheduler.window, "cache_frames": len(engine.cache),
+               "cuda_graph_replays": engine.run_pass.replays, **engine.stats.summary()}
     if opts.get("output"):
         from ..video import write_video
 
