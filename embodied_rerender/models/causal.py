@@ -188,7 +188,8 @@ class RingKVCache:
 
     def __init__(self, cache: KVCache):
         if len(cache) != cache.sink + cache.window or cache.k[0] is None:
-            raise ValueError(f"a ring cache starts from a full cache ({cache.sink + cache.window} frames), got {len(cache)}")
+            raise ValueError(f"a ring cache starts from a full cache ({cache.sink + cache.window} frames), "
+                             f"got {len(cache)}")
         self.sink, self.window = cache.sink, cache.window
         self.k = [k.clone() for k in cache.k]
         self.v = [v.clone() for v in cache.v]

@@ -310,9 +310,10 @@ if triton is not None:
 
     @triton.jit
     def _static(dep_ptr, inst_ptr, kinv_ptr, k_ptr, c2w_ptr, out_ptr, H, W, rel, atol, min_agree,
-                C: tl.constexpr, BLOCK: tl.constexpr):  # C (2 x static_memory) constexpr: the loop below unrolls  # pragma: no cover - compiled
+                C: tl.constexpr, BLOCK: tl.constexpr):  # pragma: no cover - compiled
         """One program: BLOCK pixels of candidate instant c of target frame b (program_id(1) = b * C + c); see
-        static_depth for the layouts."""
+        static_depth for the layouts. C (2 x static_memory) is a constexpr: the loop over instants unrolls, and
+        Triton 3.6's interpreter refuses a runtime loop bound."""
         bc = tl.program_id(1)
         b = bc // C
         s = b * (C + 1) + 1 + bc % C  # its row in inst / kinv / ks / c2w

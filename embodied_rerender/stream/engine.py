@@ -137,7 +137,8 @@ class StreamEngine:
         conds = [p.cond for p in pend] + [self.flight[s.frame].cond for s in slots]
         t = torch.tensor([0.0] * len(pend) + [float(self.levels[s.level]) for s in slots], device=self.device)[None]
         frames = torch.tensor([p.frame for p in pend] + [s.frame for s in slots])
-        if self.cuda_graphs and isinstance(self.cache, KVCache) and len(self.cache) == self.cache.sink + self.cache.window:
+        full = isinstance(self.cache, KVCache) and len(self.cache) == self.cache.sink + self.cache.window
+        if self.cuda_graphs and full:
             self.cache = RingKVCache(self.cache)  # full from here on: fixed storage, so passes can be graphed
         v = self.run_pass(torch.cat(xs, 1), t, PairConditioning.cat(conds), frames, self.cache, commit=len(pend))
         v = v[:, len(pend):]
