@@ -202,3 +202,17 @@ def test_learned_and_hybrid_synthesizers_run_in_the_memory_loop(tmp_path):
         bank2.add(View("head", frames, np.ones((n, h, w), np.float32), traj))
         repeat = run_autoregressive(bank2, [Target("a", traj)], synth, k=2, seed=3)
         assert np.array_equal(repeat[0].synthesis.frames, steps[0].synthesis.frames)  # same seed, same bytes
+
+
+def test_compiled_training_runs_the_same_step(tmp_path):
+    # compile=true goes through torch.compile (inductor: a C++ compiler on the CPU) and trains the same model:
+    # its first logged loss equals the eager run's on the same batch.
+    data = fake_shards(tmp_path / "s")
+    cfg = dict(data=str(data), model=MODEL, flow={"steps": 2}, batch_size=2, stage_steps=[1], self_cond_steps=0,
+               log_every=1, warmup=1, save_every=0, device="cpu", amp=False)
+    losses = {}
+    for compiled in (False, True):
+        out = tmp_path / f"out_{compiled}"
+        assert train(TrainConfig.from_dict({**cfg, "output": str(out), "compile": compiled}))["steps"] == 1
+        losses[compiled] = float((out / "loss.csv").read_text().splitlines()[1].split(",")[4])
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
