@@ -16,7 +16,7 @@ from torch import Tensor
 from .fill import fill_holes
 from . import kernels
 from .kernels import splat
-from .self_parts import PartsOverlay, composite, drop_self_points
+from .self_parts import PartsOverlay, composite, composite_uint8, drop_self_points
 
 __all__ = ["Prior", "warp_prior", "warp_frames", "to_uint8"]
 
@@ -44,12 +44,12 @@ def warp_prior(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, t
         max_splat / backend: as :func:`~.kernels.splat`.
         fill: False leaves the holes at 0 (image and depth).
         depth_aware: far-side fill (:func:`~.fill.far_push_pull`, the default) or plain push-pull.
-        parts: the robot's own parts in each target frame (:mod:`.self_parts`): source points that land in their
-            mask are dropped before the splat, and (with `fill`) the parts are composited over the filled render
-            (covered, depth 0: :func:`~.self_parts.composite`); without `fill` the caller composites after its
-            own fill.
+        parts: the robot's own parts in each target frame (:mod:`.self_parts`): with `fill` they are composited
+            over the filled render (covered, depth 0: :func:`~.self_parts.composite`); without `fill` the caller
+            composites after its own fill. With ``parts.drop`` (or a `near`), the source points that land in the
+            mask are dropped before the splat.
     """
-    if parts is not None:
+    if parts is not None and parts.drops_points:
         depths = drop_self_points(depths, src_K, src_c2w, tgt_K, tgt_c2w, parts.mask, parts.near)
     out = splat(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
                 channels_last=channels_last)
@@ -70,15 +70,16 @@ def warp_frames(images: Tensor, depths: Tensor, src_K: Tensor, src_c2w: Tensor, 
                 parts: PartsOverlay | None = None) -> Prior:
     """:func:`warp_prior` of channels-last uint8 context ``(B, V, Hs, Ws, 3)``, finished as frames: the Prior's
     image is ``(B, H, W, 3)`` uint8 (:func:`to_uint8` of the filled render; covered pixels are their source
-    colour exactly). With the numba backend, no parts and the depth-aware fill, splat, fill and composite run as
-    one compiled CPU pass (:func:`~.numba_kernels.splat_fill_uint8`): the same frames, the fill to float rounding.
-    Other arguments as :func:`warp_prior`."""
-    if (parts is None and depth_aware and images.dtype == torch.uint8
+    colour exactly). With the numba backend and the depth-aware fill, splat, fill and composite run as one
+    compiled CPU pass (:func:`~.numba_kernels.splat_fill_uint8`): the same frames, the fill to float rounding;
+    parts that drop no points are composited over its frames. Other arguments as :func:`warp_prior`."""
+    if ((parts is None or not parts.drops_points) and depth_aware and images.dtype == torch.uint8
             and kernels.resolve_backend(backend, depths.device) == "numba"):
         from . import numba_kernels
 
-        return Prior(*numba_kernels.splat_fill_uint8(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,
-                                                     max_splat=max_splat))
+        out = numba_kernels.splat_fill_uint8(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size,
+                                             max_splat=max_splat)
+        return Prior(*(out if parts is None else composite_uint8(*out, parts)))
     out = warp_prior(images, depths, src_K, src_c2w, tgt_K, tgt_c2w, size, max_splat=max_splat, backend=backend,
                      channels_last=True, depth_aware=depth_aware, parts=parts)
     return Prior(to_uint8(out.image), out.depth, out.covered)

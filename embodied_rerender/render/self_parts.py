@@ -66,11 +66,20 @@ class SelfParts:
 
 class PartsOverlay(NamedTuple):
     """The parts to render into B target frames, on the synthesis device: image ``(B, H, W, 3)`` uint8, mask
-    ``(B, H, W)`` bool, near (metres, see :class:`SelfParts`)."""
+    ``(B, H, W)`` bool, near (metres, see :class:`SelfParts`); drop: also remove the source points that land in
+    the mask before the splat (:func:`drop_self_points`). Off by default: the composite alone covers the mask, and
+    on the 12-shot table the drop changed PSNR by -0.02 to -0.04 dB and SSIM by at most 0.001 while it cost
+    2 s of a 7.7 s 640x480 CPU episode (docs/results.md, self parts)."""
 
     image: Tensor
     mask: Tensor
     near: float = 0.0
+    drop: bool = False
+
+    @property
+    def drops_points(self) -> bool:
+        """Whether source points are removed before the splat (the mask rule, or the `near` one)."""
+        return self.drop or self.near > 0
 
 
 def constant_mask(frames: np.ndarray, tol: int = 12, agree: float = 0.9, open_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -220,6 +229,14 @@ def drop_self_points(depths: Tensor, src_K: Tensor, src_c2w: Tensor, tgt_K: Tens
     index = row.clamp(0, H - 1) * W + col.clamp(0, W - 1)
     drop = (inside & mask.flatten(1).gather(1, index)) | (ahead & (z < near))
     return torch.where(drop.reshape(B, V, Hs, Ws), torch.zeros((), dtype=depths.dtype, device=depths.device), depths)
+
+
+def composite_uint8(frames: Tensor, depth: Tensor, covered: Tensor,
+                    parts: PartsOverlay) -> tuple[Tensor, Tensor, Tensor]:
+    """:func:`composite` on finished frames ``(B, H, W, 3)`` uint8 (the template's pixels are uint8 already)."""
+    zero = torch.zeros((), dtype=depth.dtype, device=depth.device)
+    return (torch.where(parts.mask[..., None], parts.image, frames), torch.where(parts.mask, zero, depth),
+            covered | parts.mask)
 
 
 def composite(image: Tensor, depth: Tensor, covered: Tensor, parts: PartsOverlay) -> tuple[Tensor, Tensor, Tensor]:
