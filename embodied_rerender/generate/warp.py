@@ -92,8 +92,8 @@ class WarpSynthesizer:
 
     def synthesize(self, context: list[View], target: CameraTrajectory, start: int,
                    generator: torch.Generator | None = None, parts: PartsFrames | None = None) -> Synthesis:
-        """`parts`: the robot's own parts per target frame (their masked pixels over the warp, source points
-        landing in the mask dropped; :func:`~..render.prior.warp_prior`)."""
+        """`parts`: the robot's own parts per target frame (their masked pixels composited over the warp;
+        :func:`~..render.prior.warp_prior`)."""
         from ..render import temporal_fill
         from ..render.prior import to_uint8, warp_frames, warp_prior
         from ..render.self_parts import PartsOverlay, composite

@@ -5,9 +5,10 @@ wrist camera is warped into it as streaks), but the camera's own recordings show
 whose colour stays the same while the camera moves through the scene shows something that moves with the
 camera: the robot itself. The fingers change shape with the gripper opening, so frames are binned by opening
 and each bin keeps a median image and a mask of its constant pixels (:func:`build_self_parts`). At synthesis
-the bin nearest the target frame's opening is composited over the warp (:func:`composite`), and source points
-that land inside its mask are dropped before the splat (:func:`drop_self_points`): behind the parts they are
-hidden anyway, and the arm seen from outside must not be smeared into its own camera.
+the bin nearest the target frame's opening is composited over the warp (:func:`composite`, or
+:func:`composite_uint8` on finished frames), so the arm seen from outside is not smeared into its own camera
+where the fingers are. Dropping the source points that land in the mask before the splat
+(:func:`drop_self_points`, ``PartsOverlay.drop``) is available but off: it measured no gain (docs/results.md).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["SelfParts", "PartsOverlay", "constant_mask", "build_self_parts", "drop_self_points", "composite",
-           "save_library", "load_library"]
+           "composite_uint8", "save_library", "load_library"]
 
 
 @dataclass
