@@ -137,8 +137,7 @@ def main() -> None:
     H, W = (int(x) for x in args.size.lower().split("x"))
     device = torch.device(args.device)
     views, target = synthetic_views(args.frames, args.k, H, W, device)
-    memory = args.static_memory if args.static_memory == "auto" else int(args.static_memory)
-    synth = WarpSynthesizer(chunk=args.chunk, device=device, backend=args.backend, static_memory=memory)
+    synth = WarpSynthesizer(chunk=args.chunk, device=device, backend=args.backend, static_memory=args.static_memory)
     backend = resolve_backend(args.backend, device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -101,8 +101,8 @@ def test_static_memory_option_is_checked():
 
 
 def test_streamed_context_with_the_memory_equals_the_whole_context():
-    # On CUDA the context streams chunk by chunk and only the memory's source is whole on the device; on a CPU
-    # both are slices, so the same choice runs here and must give the same frames.
+    # The streamed-context choice (CUDA's) with the memory on must give the whole context's frames; on a CPU both
+    # are slices, so the choice runs here.
     scene = [head_view([OCCLUDER, GHOST], 0.01)]
     whole = WarpSynthesizer(static_memory=2, static_stride=5, chunk=4)
     streamed = WarpSynthesizer(static_memory=2, static_stride=5, chunk=4)

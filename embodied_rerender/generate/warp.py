@@ -105,8 +105,10 @@ class WarpSynthesizer:
             raise ValueError(f"context views differ in size {[v.frames.shape[1:3] for v in views]}; resize them first")
         t_len, (h, w) = len(target), (target.height, target.width)
         dev = self.device
-        # Streamed on CUDA (the next chunk's copy overlaps this chunk's work; on a CPU both are slices).
-        ctx = StreamedContext(views, dev) if self.streamed else WholeContext(views, dev)
+        # Streamed on CUDA (the next chunk's copy overlaps this chunk's work; on a CPU both are slices), except
+        # with the memory, which reads other instants of its sources: those must be whole on the device anyway.
+        streamed = self.streamed and not (self.static_memory and any(v.measured for v in views))
+        ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev)
         # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
         measured = [v.measured for v in views]
         # Measured views first: a synthesized view's depth is partly the fill's guess, so in the z-test it could
@@ -117,11 +119,7 @@ class WarpSynthesizer:
         sources = [i for i, m in enumerate(measured) if m][:self.static_sources] if self.static_memory else []
         if sources:  # the static views of the measured views are measured too
             first = torch.cat([first, torch.ones(2 * self.static_memory * len(sources), dtype=torch.bool, device=dev)])
-        # The memory reads other instants of its sources, so those (only) are whole on the device.
-        if isinstance(ctx, WholeContext):
-            memory = [ctx.views[i] for i in sources]
-        else:
-            memory = WholeContext([views[i] for i in sources], dev).views if sources else []
+        memory = [ctx.views[i] for i in sources]  # whole (above)
         tgt_k = to_device(target.intrinsics_per_frame(), dev)
         tgt_c2w = to_device(target.extrinsics, dev)
         spatial = self.temporal_gap == 0  # fill per chunk; otherwise the whole video first goes through time

@@ -27,7 +27,7 @@ try:
 except ImportError:  # the torch backend remains
     numba = None
 
-__all__ = ["available", "splat_ids", "far_push_pull", "splat_fill_uint8", "static_depth"]
+__all__ = ["available", "splat_ids", "far_push_pull", "splat_fill_uint8", "static_depth", "median_hits"]
 
 
 def available() -> bool:
@@ -384,6 +384,39 @@ if numba is not None:
             _static_row(depth, inst[b], kinv[b], ks[b], c2w[b], 1 + c, yy, rel, atol, min_agree, out[b, c, yy])
 
 
+    @numba.njit(parallel=True, cache=True, nogil=True)
+    def _median_hits(frames, levels_tol, median, hits):  # pragma: no cover - compiled
+        """Per pixel of ``(N, H, W, 3)`` uint8 frames: the median colour (the mean of the two middle values of a
+        256-bin count, rounded half to even, as ``np.median(...).round()``) and how many frames stay within
+        `levels_tol` of it in every channel."""
+        n, h, w, c = frames.shape
+        for y in numba.prange(h):
+            counts = np.zeros(256, np.int32)
+            for x in range(w):
+                for ch in range(c):
+                    for i in range(n):
+                        counts[frames[i, y, x, ch]] += 1
+                    seen, lo, hi, v = 0, -1, -1, 0
+                    while hi < 0:  # walk the counts up to the middle rank(s)
+                        seen += counts[v]
+                        if lo < 0 and seen > (n - 1) // 2:
+                            lo = v
+                        if seen > n // 2:
+                            hi = v
+                        v += 1
+                    median[y, x, ch] = np.uint8(np.round((lo + hi) / 2.0))
+                    for i in range(n):  # reset only what was counted
+                        counts[frames[i, y, x, ch]] = 0
+                for i in range(n):
+                    ok = True
+                    for ch in range(c):
+                        if abs(np.int16(frames[i, y, x, ch]) - np.int16(median[y, x, ch])) > levels_tol:
+                            ok = False
+                            break
+                    if ok:
+                        hits[y, x] += 1
+
+
 def _cameras(src_K: Tensor, src_c2w: Tensor, tgt_K: Tensor, tgt_c2w: Tensor) -> tuple[np.ndarray, ...]:
     """The cameras as contiguous float32 arrays for the kernels."""
     return tuple(x.float().contiguous().numpy() for x in (src_K, src_c2w, tgt_K, tgt_c2w))
@@ -472,3 +505,13 @@ def static_depth(depth: Tensor, instants: Tensor, kinv: Tensor, ks: Tensor, c2w:
                   *(x.float().contiguous().numpy() for x in (kinv, ks, c2w)), np.float32(rel_tol),
                   np.float32(abs_tol), int(min_agree), out.numpy())
     return out
+
+
+def median_hits(frames: np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
+    """The per-pixel part of :func:`~.self_parts.constant_mask`: frames ``(N, H, W, 3)`` uint8 -> median
+    ``(H, W, 3)`` uint8 and hits ``(H, W)`` int64 (frames within `tol` levels of the median in every channel)."""
+    frames = np.ascontiguousarray(frames)
+    median = np.empty(frames.shape[1:], np.uint8)
+    hits = np.zeros(frames.shape[1:3], np.int64)
+    _median_hits(frames, int(tol), median, hits)
+    return median, hits

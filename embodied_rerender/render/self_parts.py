@@ -70,7 +70,7 @@ class PartsOverlay(NamedTuple):
     ``(B, H, W)`` bool, near (metres, see :class:`SelfParts`); drop: also remove the source points that land in
     the mask before the splat (:func:`drop_self_points`). Off by default: the composite alone covers the mask, and
     on the 12-shot table the drop changed PSNR by -0.02 to -0.04 dB and SSIM by at most 0.001 while it cost
-    2 s of a 7.7 s 640x480 CPU episode (docs/results.md, self parts)."""
+    2 s of a 7.7 s 640x480 CPU episode in one cProfile run (docs/results.md, self parts)."""
 
     image: Tensor
     mask: Tensor
@@ -91,15 +91,16 @@ def constant_mask(frames: np.ndarray, tol: int = 12, agree: float = 0.9, open_px
         frames: ``(N, H, W, 3)`` uint8 of one camera that moved through the scene.
 
     Returns:
-        median ``(H, W, 3)`` uint8 and mask ``(H, W)`` bool (compiled when numba is there: :func:`_median_hits`;
-        equal to :func:`constant_mask_reference`).
+        median ``(H, W, 3)`` uint8 and mask ``(H, W)`` bool (compiled when numba is there:
+        :func:`~.numba_kernels.median_hits`; equal to :func:`constant_mask_reference`).
     """
     from scipy.ndimage import binary_opening
 
-    kernel = _median_hits()
-    if kernel is None:
+    from . import numba_kernels
+
+    if not numba_kernels.available():
         return constant_mask_reference(frames, tol, agree, open_px)
-    median, hits = kernel(np.ascontiguousarray(frames), int(tol))
+    median, hits = numba_kernels.median_hits(frames, tol)
     mask = hits >= agree * len(frames)
     if open_px:
         mask = binary_opening(mask, np.ones((2 * open_px + 1,) * 2, bool))
@@ -108,7 +109,8 @@ def constant_mask(frames: np.ndarray, tol: int = 12, agree: float = 0.9, open_px
 
 def constant_mask_reference(frames: np.ndarray, tol: int = 12, agree: float = 0.9,
                             open_px: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`constant_mask` in numpy (the test oracle; 2.3 s for two 60-frame 640x480 wrist cameras on 2 cores)."""
+    """:func:`constant_mask` in numpy (the test oracle; 2.3 s for two 60-frame 640x480 wrist cameras on 2 cores,
+    a hand timing)."""
     from scipy.ndimage import binary_opening
 
     median = np.median(frames, axis=0).round().astype(np.uint8)
@@ -120,57 +122,6 @@ def constant_mask_reference(frames: np.ndarray, tol: int = 12, agree: float = 0.
     if open_px:
         mask = binary_opening(mask, np.ones((2 * open_px + 1,) * 2, bool))
     return median, mask
-
-
-_KERNEL: list = []
-
-
-def _median_hits():
-    """The compiled per-pixel median and hit count, ``(N, H, W, 3)`` uint8, tol -> median ``(H, W, 3)`` uint8,
-    hits ``(H, W)`` int64; None without numba. The median is the mean of the two middle values of a per-pixel
-    256-bin count, rounded half to even, as ``np.median(...).round()``."""
-    if _KERNEL:
-        return _KERNEL[0]
-    try:
-        import numba
-    except ImportError:
-        _KERNEL.append(None)
-        return None
-
-    @numba.njit(parallel=True, cache=True)
-    def median_hits(frames, tol):
-        n, h, w, c = frames.shape
-        median = np.empty((h, w, c), np.uint8)
-        hits = np.zeros((h, w), np.int64)
-        for y in numba.prange(h):
-            counts = np.zeros(256, np.int32)
-            for x in range(w):
-                for ch in range(c):
-                    for i in range(n):
-                        counts[frames[i, y, x, ch]] += 1
-                    seen, lo, hi, v = 0, -1, -1, 0
-                    while hi < 0:  # walk the counts up to the middle rank(s)
-                        seen += counts[v]
-                        if lo < 0 and seen > (n - 1) // 2:
-                            lo = v
-                        if seen > n // 2:
-                            hi = v
-                        v += 1
-                    median[y, x, ch] = np.uint8(np.round((lo + hi) / 2.0))
-                    for i in range(n):  # reset only what was counted
-                        counts[frames[i, y, x, ch]] = 0
-                for i in range(n):
-                    ok = True
-                    for ch in range(c):
-                        if abs(np.int16(frames[i, y, x, ch]) - np.int16(median[y, x, ch])) > tol:
-                            ok = False
-                            break
-                    if ok:
-                        hits[y, x] += 1
-        return median, hits
-
-    _KERNEL.append(median_hits)
-    return median_hits
 
 
 def build_self_parts(camera: str, frames: np.ndarray, openings: np.ndarray, bins: int = 6, min_frames: int = 8,

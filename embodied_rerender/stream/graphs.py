@@ -53,13 +53,11 @@ class GraphedPasses:
     def __call__(self, x_t: Tensor, t: Tensor, cond: PairConditioning, frames: Tensor,
                  cache: KVCache | RingKVCache, commit: int = 0) -> Tensor:
         if not (self.enabled and isinstance(cache, RingKVCache) and x_t.device.type == "cuda"):
-            with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                return self.model(x_t, t, cond, frames, cache, commit=commit).float()
+            return self._eager(x_t, t, cond, frames, cache, commit)
         frames = frames.cpu().long()
         (cos, sin, sink_keep, pairs), mask = self.model.pass_tables(frames, cache.frames, x_t.device)
         if sink_keep is not None:  # a sink frame in the pass: only at the very start of a stream
-            with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=self.amp):
-                return self.model(x_t, t, cond, frames, cache, commit=commit).float()
+            return self._eager(x_t, t, cond, frames, cache, commit)
         key = (tuple(x_t.shape), commit, mask is None, cond.prior is None)
         entry = self.shapes.get(key)
         if entry is None:
@@ -96,6 +94,10 @@ class GraphedPasses:
         if commit:
             cache.commit(frames[:commit])
         return entry.out
+
+    def _eager(self, x_t, t, cond, frames, cache, commit: int) -> Tensor:
+        with torch.autocast(x_t.device.type, dtype=torch.bfloat16, enabled=self.amp):
+            return self.model(x_t, t, cond, frames, cache, commit=commit).float()
 
     def _denoise(self, entry: _Captured, pairs: int, cache: RingKVCache, commit: int) -> Tensor:
         # cache_enabled=False: autocast's cast cache would hold tensors made during capture.
