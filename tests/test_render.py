@@ -457,3 +457,28 @@ def test_streamed_context_equals_the_whole_views(device):
     for t0, t1 in ((0, 4), (4, 8), (8, 12)):
         for a, b in zip(whole.at(t0, t1), streamed.at(t0, t1)):
             assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("device", ["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+def test_whole_context_reuses_the_views_it_already_holds(device):
+    """A view whose frame and depth arrays a previous call uploaded is not uploaded again (one head view serves
+    every target of an episode); a new view is, and the resident set then holds this call's views only."""
+    from embodied_rerender.episode import CameraTrajectory
+    from embodied_rerender.generate.context import WholeContext
+    from embodied_rerender.memory import View
+
+    g = np.random.default_rng(2)
+    K = _K(20.0, 6, 8).numpy().astype(np.float64)
+
+    def view(name):
+        return View(name, g.integers(0, 256, (4, 6, 8, 3), dtype=np.uint8), g.random((4, 6, 8)).astype(np.float32),
+                    CameraTrajectory(np.tile(np.eye(4), (4, 1, 1)), K, 6, 8))
+
+    head, other, dev, resident = view("head"), view("other"), torch.device(device), {}
+    first = WholeContext([head], dev, resident)
+    second = WholeContext([head, other], dev, resident)
+    assert second.views[0][0] is first.views[0][0] and second.views[0][1] is first.views[0][1]
+    assert torch.equal(second.views[1][0].cpu(), torch.from_numpy(other.frames))
+    assert len(resident) == 2
+    third = WholeContext([other], dev, resident)
+    assert third.views[0][0] is second.views[1][0] and len(resident) == 1

@@ -76,6 +76,8 @@ class WarpSynthesizer:
         self.static_memory, self.static_stride, self.static_sources = static_memory, static_stride, static_sources
         self.measured_first = measured_first
         self.streamed = self.device.type == "cuda"  # context chunks copied ahead (generate/context.py)
+        # the last call's whole context on the device, reused by the next call's views that hold the same arrays
+        self._resident = {} if self.device.type == "cuda" else None
         self.self_parts_source = self_parts if self_parts is None or isinstance(self_parts, str) else "given"
         if isinstance(self_parts, str) and self_parts != "auto":
             from .self_parts import library_from
@@ -108,7 +110,9 @@ class WarpSynthesizer:
         # Streamed on CUDA (the next chunk's copy overlaps this chunk's work; on a CPU both are slices), except
         # with the memory, which reads other instants of its sources: those must be whole on the device anyway.
         streamed = self.streamed and not (self.static_memory and any(v.measured for v in views))
-        ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev)
+        if streamed and self._resident:
+            self._resident.clear()  # nothing to keep on the device for a streamed context
+        ctx = StreamedContext(views, dev) if streamed else WholeContext(views, dev, self._resident)
         # The static memory reads measured depth only: a synthesized view's depth is partly the fill's guess.
         measured = [v.measured for v in views]
         # Measured views first: a synthesized view's depth is partly the fill's guess, so in the z-test it could

@@ -386,33 +386,39 @@ if numba is not None:
 
     @numba.njit(parallel=True, cache=True, nogil=True)
     def _median_hits(frames, levels_tol, median, hits):  # pragma: no cover - compiled
-        """Per pixel of ``(N, H, W, 3)`` uint8 frames: the median colour (the mean of the two middle values of a
-        256-bin count, rounded half to even, as ``np.median(...).round()``) and how many frames stay within
-        `levels_tol` of it in every channel."""
+        """Per pixel of ``(N, H, W, 3)`` uint8 frames: the median colour (the mean of the two middle values, rounded
+        half to even, as ``np.median(...).round()``) and how many frames stay within `levels_tol` of it in every
+        channel.
+
+        Each image row of the N frames is sorted along N by an odd-even transposition network: every
+        compare-exchange is a min / max over a whole contiguous row, which the compiler vectorizes (a per-pixel
+        256-bin count, walked to the middle rank, took 3-10x longer at 640x480)."""
         n, h, w, c = frames.shape
+        lanes = w * c
         for y in numba.prange(h):
-            counts = np.zeros(256, np.int32)
-            for x in range(w):
-                for ch in range(c):
-                    for i in range(n):
-                        counts[frames[i, y, x, ch]] += 1
-                    seen, lo, hi, v = 0, -1, -1, 0
-                    while hi < 0:  # walk the counts up to the middle rank(s)
-                        seen += counts[v]
-                        if lo < 0 and seen > (n - 1) // 2:
-                            lo = v
-                        if seen > n // 2:
-                            hi = v
-                        v += 1
-                    median[y, x, ch] = np.uint8(np.round((lo + hi) / 2.0))
-                    for i in range(n):  # reset only what was counted
-                        counts[frames[i, y, x, ch]] = 0
-                for i in range(n):
+            rows = np.empty((n, lanes), np.uint8)
+            for i in range(n):
+                rows[i] = frames[i, y].reshape(lanes)
+            for r in range(n):  # n rounds sort n values
+                for i in range(r % 2, n - 1, 2):
+                    a, b = rows[i], rows[i + 1]
+                    for j in range(lanes):
+                        lo, hi = min(a[j], b[j]), max(a[j], b[j])
+                        a[j], b[j] = lo, hi
+            mid = median[y].reshape(lanes)
+            lo_row, hi_row = rows[(n - 1) // 2], rows[n // 2]
+            for j in range(lanes):
+                s = np.int32(lo_row[j]) + np.int32(hi_row[j])
+                half = s >> 1
+                if s & 1 and half & 1:  # x.5 rounds to the even neighbour
+                    half += 1
+                mid[j] = half
+            for i in range(n):
+                for x in range(w):
                     ok = True
                     for ch in range(c):
                         if abs(np.int16(frames[i, y, x, ch]) - np.int16(median[y, x, ch])) > levels_tol:
                             ok = False
-                            break
                     if ok:
                         hits[y, x] += 1
 
