@@ -183,6 +183,18 @@ def test_compiled_constant_mask_equals_numpy(n):
     np.testing.assert_array_equal(mask, ref_mask)
 
 
+def test_square_opening_equals_scipy():
+    from scipy.ndimage import binary_opening
+
+    from embodied_rerender.render.self_parts import open_square
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):  # sizes down to 1 pixel, every density, radii 1-3: the borders are where they could part
+        (h, w), r = rng.integers(1, 30, 2), int(rng.integers(1, 4))
+        mask = rng.random((h, w)) < rng.random()
+        np.testing.assert_array_equal(open_square(mask, r), binary_opening(mask, np.ones((2 * r + 1,) * 2, bool)))
+
+
 def test_parts_take_the_fused_cpu_path_and_match_the_torch_one():
     # Parts that drop no points are composited over the one-pass numba frames; the torch path (splat, fill,
     # composite in float) gives the same frames. With drop=True the points in the mask go before the splat.
