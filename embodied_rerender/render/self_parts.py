@@ -106,7 +106,7 @@ def constant_mask(frames: np.ndarray, tol: int = 12, agree: float = 0.9, open_px
 def open_square(mask: np.ndarray, r: int) -> np.ndarray:
     """``(H, W)`` bool opened by a ``(2r + 1)`` square: erosion, then dilation, nothing outside the image (scipy's
     ``binary_opening`` with that structure, which it equals; separable, and without importing scipy.ndimage,
-    a second of every worker process's start)."""
+    about 0.6 s of every augment worker's start in an H200 profile)."""
     def extreme(m: np.ndarray, op, fill: bool) -> np.ndarray:
         for axis in (0, 1):
             pad = np.full(tuple(n + 2 * r if a == axis else n for a, n in enumerate(m.shape)), fill, bool)
