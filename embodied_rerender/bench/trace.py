@@ -2,7 +2,7 @@
 check of issue 15): joint error of the executed action (rad, max over joints), gripper commands, held objects.
 
     MUJOCO_GL=osmesa python -m embodied_rerender.bench.trace RUN/arms/a/policy.safetensors --seed 0 --index 0 \
-        --frames 60 --width 64 --height 48
+        --frames 60 --width 64 --height 48 [--scene one_arm]
 
 Prints one JSON line per step and a final line with the tasks placed.
 """
@@ -28,9 +28,11 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--height", type=int, default=48)
+    p.add_argument("--scene", default="one_arm", help="the sample scene variant the policy was trained on "
+                   "(bench-policy's `scene`)")
     a = p.parse_args()
     policy = BCPolicy.load(a.policy)
-    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, cameras=tuple(policy.config.cameras)))
+    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene, cameras=tuple(policy.config.cameras)))
     obs = env.reset(a.seed, a.index)
     expert, ensemble, info = expert_actions(env.episode), TemporalEnsemble(), {}
     for t, target in enumerate(expert):
