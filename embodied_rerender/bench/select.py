@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> None:
         cell = evaluate_policy(env, policy, a.seed, a.rollouts, [0.0], a.frames - 1 + a.extra_steps, 0,
                                workers=a.workers)["0"]
         env.close()
-        results[path.name] = cell
-        print(f"{path.name}: {cell['successes']}/{cell['n']} ({cell['placed_rate']:.0%} of tasks placed) "
+        name = path.name if [q.name for q in a.policies].count(path.name) == 1 else str(path)  # RUN/arms/a, RUN2/arms/a
+        results[name] = cell
+        print(f"{name}: {cell['successes']}/{cell['n']} ({cell['placed_rate']:.0%} of tasks placed) "
               f"ci95 {cell['ci95']}", flush=True)
     if a.json:
         a.json.write_text(json.dumps({"seed": a.seed, "results": results}, indent=1))
