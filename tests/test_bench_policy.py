@@ -91,6 +91,24 @@ def test_moving_the_head_camera_changes_the_view_and_nothing_else(env):
     assert np.mean([np.abs(a["images"]["head"].astype(int) - b["images"]["head"]).mean() for a, b in zip(base, moved)]) > 3
 
 
+def test_another_look_changes_the_appearance_and_not_the_layout():
+    """`look_seed`: the same layout (state, objects, the expert's success) under another scene's table, floor, sky
+    and lights; the scene's own seed as look_seed is the scene itself."""
+    import dataclasses
+
+    looks = {}
+    for look_seed in (None, 3, 1000):
+        env = PickPlaceEnv(dataclasses.replace(SMALL, look_seed=look_seed))
+        obs = env.reset(3, 1)
+        looks[look_seed] = (obs, env.object_positions().copy(), run_expert(env, 3, 1)[0])
+        env.close()
+    (own, own_obj, own_ok), (same, same_obj, _), (other, other_obj, other_ok) = looks[None], looks[3], looks[1000]
+    assert np.array_equal(own["images"]["head"], same["images"]["head"])
+    assert np.array_equal(own["state"], other["state"]) and np.array_equal(own_obj, other_obj)
+    assert own_ok and other_ok
+    assert np.abs(own["images"]["head"].astype(int) - other["images"]["head"]).mean() > 3
+
+
 def test_aimed_offset_keeps_the_look_at_point():
     off = aimed_offset([0.1, -0.05, 0.0], aim_m=0.6)
     point = np.array([0.0, 0.0, 0.6])

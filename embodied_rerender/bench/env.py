@@ -52,6 +52,9 @@ class EnvConfig:
     place_tolerance: float = TARGET_MARK_RADIUS  # m, object centre to its target spot (xy): on the disc
     lift_height: float = 0.03  # m above its start height that counts as lifted
     head_offset: np.ndarray | None = field(default=None, repr=False)  # (4, 4) in the head camera's OpenCV frame
+    # the appearance (table, floor, sky, lights) of scene `index` of this seed instead of the scene's own draw:
+    # a policy that succeeds on its training layouts only in their own appearance keys on the look, not the layout
+    look_seed: int | None = None
 
 
 def _pose(pos, mat) -> np.ndarray:
@@ -78,7 +81,7 @@ class PickPlaceEnv:
             if len(self._episodes) >= self.cache:
                 oldest = next(iter(self._episodes))
                 self._episodes.pop(oldest)[0].close()
-            ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height, scene=cfg.scene)
+            ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height, scene=cfg.scene, look_seed=cfg.look_seed)
             cam = ep.model.cam("head")
             self._episodes[key] = (ep, cam.pos.copy(), cam.quat.copy())
         ep, pos, quat = self._episodes[key]

@@ -6,6 +6,8 @@ use `seed` 0 and the benchmark's evaluation `eval_seed` 1000).
         --width 96 --height 72 --frames 60 --scene one_arm --workers 2 [--json SELECT.json]
 
 Each argument is a directory holding `policy.safetensors` (+ .json), as `bench.train_packs` writes them.
+`--seed 0 --look-seed 1000` runs the training layouts in the looks of other scenes: a policy that succeeds on its
+training scenes but not there keys on the scene's appearance instead of its layout (docs/results.md, issue 15).
 """
 
 from __future__ import annotations
@@ -30,13 +32,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--scene", default="one_arm")
     p.add_argument("--extra-steps", type=int, default=10)
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--look-seed", type=int, default=None,
+                   help="render each scene with the table, floor, sky and lights of that seed's scene of the same "
+                        "index (with --seed 0: the training layouts in other looks, the appearance-shortcut test)")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     results = {}
     for path in a.policies:
         policy = BCPolicy.load(path / "policy.safetensors")
         env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene,
-                                     cameras=tuple(policy.config.cameras)))
+                                     cameras=tuple(policy.config.cameras), look_seed=a.look_seed))
         cell = evaluate_policy(env, policy, a.seed, a.rollouts, [0.0], a.frames - 1 + a.extra_steps, 0,
                                workers=a.workers)["0"]
         env.close()
@@ -45,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {cell['successes']}/{cell['n']} ({cell['placed_rate']:.0%} of tasks placed) "
               f"ci95 {cell['ci95']}", flush=True)
     if a.json:
-        a.json.write_text(json.dumps({"seed": a.seed, "results": results}, indent=1))
+        a.json.write_text(json.dumps({"seed": a.seed, "look_seed": a.look_seed, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from .ik import ArmIK
 from .motion import MotionPlan, plan_motion
 from .robot import ARM_REST, ARM_SIDES, CAMERAS, arm_joint_names, finger_joint_names
 from .embodiment import DEFAULT_EMBODIMENT, get_embodiment
-from .scene import VIEW_CAMERA, SceneSpec, build_mjcf, episode_rng, make_scene
+from .scene import VIEW_CAMERA, SceneSpec, build_mjcf, episode_rng, make_scene, with_look
 
 FPS = 30.0
 
@@ -46,7 +46,8 @@ class SampleEpisode:
     """Episode `index` of the sample dataset drawn from `seed`, `frames` long, rendered at `width` x `height`,
     with the default or the domain-randomised scene draw (`randomize`) and robot design `embodiment`
     (a name in `embodiment.EMBODIMENTS`); `scene` "task" is the benchmark's variant (`scene.task_scene`: task
-    objects and landing spots only).
+    objects and landing spots only). `look_seed`: the table, floor, sky and lights of episode `index` of that
+    seed instead of this draw's own (the layout stays this seed's).
 
     After construction these hold the whole rollout (T = frames):
     `qpos` `(T, nq)`, `arm_q` `(T, 14)`, `flange_pos` `(T, 2, 3)`, `flange_quat` `(T, 2, 4)` xyzw,
@@ -54,11 +55,15 @@ class SampleEpisode:
     """
 
     def __init__(self, seed: int, index: int, frames: int = 60, width: int = 640, height: int = 480,
-                 randomize: bool = False, embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full"):
+                 randomize: bool = False, embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full",
+                 look_seed: int | None = None):
         self.seed, self.index, self.frames = int(seed), int(index), int(frames)
         self.width, self.height = int(width), int(height)
         self.randomize, self.embodiment = bool(randomize), get_embodiment(embodiment)
         self.spec: SceneSpec = make_scene(episode_rng(seed, index), scene, self.randomize, self.embodiment)
+        if look_seed is not None:  # the appearance of episode `index` of `look_seed` (`scene.with_look`)
+            look = make_scene(episode_rng(look_seed, index), scene, self.randomize, self.embodiment)
+            self.spec = with_look(self.spec, look)
         self.model = mujoco.MjModel.from_xml_string(build_mjcf(self.spec, self.width, self.height))
         self.data = mujoco.MjData(self.model)
         self.plan: MotionPlan = plan_motion(self.spec, self.frames)

@@ -358,6 +358,13 @@ def make_scene(rng: np.random.Generator, scene: str = "full", randomize: bool = 
     return task_scene(spec, arms=("left",)) if scene == "one_arm" else spec
 
 
+def with_look(spec: SceneSpec, look: SceneSpec) -> SceneSpec:
+    """`spec`'s layout (table, objects, tasks, robot, cameras) with `look`'s appearance: table and floor
+    textures, sky and lights. Scenes that share a look differ only where a policy must look: the layout."""
+    return dataclasses.replace(spec, table_texture=look.table_texture, floor_texture=look.floor_texture,
+                               sky_rgb=look.sky_rgb, lights=look.lights)
+
+
 def describe(spec: SceneSpec) -> str:
     """`init_scene_text`: a sentence naming what is on the table."""
     names = [("an " if o.label[0] in "aeiou" else "a ") + o.label for o in spec.objects]
