@@ -171,7 +171,7 @@ def test_eval_refuses_parts_from_the_scored_episodes():
     assert build_synthesizers({"device": "cpu", "static_memory": 2})["warp"].static_memory == 2  # eval static_memory=
 
 
-@pytest.mark.parametrize("n", [1, 2, 7, 30])
+@pytest.mark.parametrize("n", [1, 2, 7, 30, 128, 151])  # 151: the count, not the network
 def test_compiled_constant_mask_equals_numpy(n):
     from embodied_rerender.render.self_parts import constant_mask, constant_mask_reference
 
