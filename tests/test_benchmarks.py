@@ -31,6 +31,7 @@ SMALL = {
     "score.py": ["--small"],
     "augment_throughput.py": ["--small"],
     "depth_decode.py": ["--small"],
+    "self_parts.py": ["--small"],
 }
 
 

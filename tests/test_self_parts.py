@@ -181,6 +181,11 @@ def test_compiled_constant_mask_equals_numpy(n):
     (median, mask), (ref_median, ref_mask) = constant_mask(frames), constant_mask_reference(frames)
     np.testing.assert_array_equal(median, ref_median)
     np.testing.assert_array_equal(mask, ref_mask)
+    from embodied_rerender.render import numba_kernels
+
+    if numba_kernels.available():  # both ways to the middle values, whichever "auto" picked above
+        for method in ("sort", "count"):
+            np.testing.assert_array_equal(numba_kernels.median_hits(frames, 12, method)[0], ref_median)
 
 
 def test_square_opening_equals_scipy():

@@ -43,9 +43,10 @@ class WholeContext:
         it holds this call's views only."""
         self.views, kept = [], {}
         for v in views:
+            # the entries hold the arrays themselves, so no other array can take their ids while they are kept
             key = (id(v.frames), id(v.depth))
             hit = resident.get(key) if resident is not None else None
-            if hit is not None and hit[0] is v.frames and hit[1] is v.depth:  # ids are reused once freed: check
+            if hit is not None:
                 frames, depth = hit[2], hit[3]
             else:
                 frames = torch.from_numpy(np.ascontiguousarray(v.frames))

@@ -426,17 +426,15 @@ if numba is not None:
                     counts[frames[i, y, x, ch]] = 0
 
     @numba.njit(parallel=True, cache=True, nogil=True)
-    def _median_hits(frames, levels_tol, median, hits):  # pragma: no cover - compiled
+    def _median_hits(frames, levels_tol, sort, median, hits):  # pragma: no cover - compiled
         """Per pixel of ``(N, H, W, 3)`` uint8 frames: the median colour (the mean of the two middle values, rounded
         half to even, as ``np.median(...).round()``) and how many frames stay within `levels_tol` of it in every
-        channel. The middle values come from a sorting network up to 128 frames (one episode's bins: 8.0x / 3.9x /
-        2.6x the count for 10 / 25 / 40 frames of 640x480 on one idle core), from the count above (equal at 128
-        frames, 1.9x faster at 256; hand timings on the 2-core development machine)."""
+        channel; `sort`: the middle values by the sorting network (`_sorted_middle`), else by the count."""
         n, h, w, c = frames.shape
         lanes = w * c
         for y in numba.prange(h):
             lo_row, hi_row = np.empty(lanes, np.uint8), np.empty(lanes, np.uint8)
-            if n <= 128:
+            if sort:
                 _sorted_middle(frames, y, lo_row, hi_row)
             else:
                 _counted_middle(frames, y, lo_row, hi_row)
@@ -547,11 +545,21 @@ def static_depth(depth: Tensor, instants: Tensor, kinv: Tensor, ks: Tensor, c2w:
     return out
 
 
-def median_hits(frames: np.ndarray, tol: int) -> tuple[np.ndarray, np.ndarray]:
+SORT_MAX = 128  # frames up to which the sorting network beats the count (benchmarks/self_parts.py: 7.9x at
+# 10 frames of 640x480, 1.1x at 128, 0.58x at 256)
+
+
+def median_hits(frames: np.ndarray, tol: int, method: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """The per-pixel part of :func:`~.self_parts.constant_mask`: frames ``(N, H, W, 3)`` uint8 -> median
-    ``(H, W, 3)`` uint8 and hits ``(H, W)`` int64 (frames within `tol` levels of the median in every channel)."""
+    ``(H, W, 3)`` uint8 and hits ``(H, W)`` int64 (frames within `tol` levels of the median in every channel).
+
+    method: "sort" (an odd-even network over each row: N squared exchanges, vectorized), "count" (a 256-bin count
+    per pixel and channel: about N + 128 steps) or "auto" (sort up to `SORT_MAX` frames: one episode's bins)."""
+    if method not in ("auto", "sort", "count"):
+        raise ValueError(f"method must be auto, sort or count, got {method!r}")
     frames = np.ascontiguousarray(frames)
     median = np.empty(frames.shape[1:], np.uint8)
     hits = np.zeros(frames.shape[1:3], np.int64)
-    _median_hits(frames, int(tol), median, hits)
+    sort = method == "sort" or (method == "auto" and len(frames) <= SORT_MAX)
+    _median_hits(frames, int(tol), sort, median, hits)
     return median, hits
