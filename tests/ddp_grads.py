@@ -18,6 +18,7 @@ from test_train import MODEL  # noqa: E402
 from embodied_rerender.models import DiTConfig, FlowConfig, VideoDiT  # noqa: E402
 from embodied_rerender.models.flow import sample_timesteps  # noqa: E402
 from embodied_rerender.train.pairs import PairSampler  # noqa: E402
+from embodied_rerender.train.parallel import shutdown  # noqa: E402
 from embodied_rerender.train.trainer import loss_on  # noqa: E402
 
 
@@ -55,7 +56,7 @@ def _worker(rank: int, world: int, root: str, store: str, result: str, strategy:
         from safetensors.torch import save_file
 
         save_file(out, result)
-    torch.distributed.destroy_process_group()
+    shutdown()
 
 
 if __name__ == "__main__":

@@ -33,6 +33,15 @@ def wrap(model: nn.Module, strategy: str, device: torch.device) -> nn.Module:
     return model
 
 
+def shutdown() -> None:
+    """Leave the process group on every rank together. Without the barrier a rank that finished first tears
+    down its gloo pairs while its peer is still gathering, and gloo then aborts it ("terminate called without an
+    active exception"; seen once in CI under FSDP)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def is_sharded(model: nn.Module) -> bool:
     from torch.distributed.tensor import DTensor
 
