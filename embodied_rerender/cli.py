@@ -25,7 +25,7 @@ def cmd_sample(cfg: DictConfig) -> int:
     write_sample_dataset(Path(cfg.output), episodes=cfg.episodes, frames=cfg.frames, seed=cfg.seed,
                          width=cfg.width, height=cfg.height, task_id=cfg.task_id, progress=cfg.progress,
                          randomize=cfg.get("randomize", False), embodiment=cfg.get("embodiment", "agibot_g1"),
-                         workers=workers)
+                         workers=workers, looks=cfg.get("looks"))
     return 0  # write_sample_dataset prints its own summary
 
 

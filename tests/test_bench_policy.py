@@ -109,6 +109,28 @@ def test_another_look_changes_the_appearance_and_not_the_layout():
     assert np.abs(own["images"]["head"].astype(int) - other["images"]["head"]).mean() > 3
 
 
+def test_shared_looks_repeat_across_layouts_and_seeds():
+    """`looks` K: scene i takes the look of scene i % K (of look_seed), so layouts share K looks, and evaluation
+    scenes of another seed draw from the same K as the demonstrations when given their seed as look_seed."""
+    from embodied_rerender.sample.episode import SampleEpisode
+
+    def look(spec):
+        return (spec.table_texture, spec.floor_texture, spec.sky_rgb, spec.lights)
+
+    specs = {}
+    for seed, index, look_seed in ((3, 0, None), (3, 1, None), (3, 2, None), (1000, 2, 3)):
+        with SampleEpisode(seed, index, SMALL.frames, 32, 24, scene="one_arm", look_seed=look_seed, looks=2) as ep:
+            specs[seed, index] = ep.spec
+    with SampleEpisode(3, 0, SMALL.frames, 32, 24, scene="one_arm") as ep:
+        own = ep.spec
+    assert look(specs[3, 0]) == look(own) and specs[3, 0].objects == own.objects  # scene 0 keeps its own look
+    assert look(specs[3, 2]) == look(specs[3, 0]) and specs[3, 2].objects != specs[3, 0].objects
+    assert look(specs[3, 1]) != look(specs[3, 0])
+    assert look(specs[1000, 2]) == look(specs[3, 0])
+    with pytest.raises(ValueError, match="looks=0"):
+        SampleEpisode(3, 0, SMALL.frames, 32, 24, looks=0)
+
+
 def test_aimed_offset_keeps_the_look_at_point():
     off = aimed_offset([0.1, -0.05, 0.0], aim_m=0.6)
     point = np.array([0.0, 0.0, 0.6])

@@ -32,6 +32,7 @@ SMALL = {
     "augment_throughput.py": ["--small"],
     "depth_decode.py": ["--small"],
     "self_parts.py": ["--small"],
+    "robomimic_merge.py": ["--small"],
 }
 
 

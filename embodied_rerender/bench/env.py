@@ -55,6 +55,9 @@ class EnvConfig:
     # the appearance (table, floor, sky, lights) of scene `index` of this seed instead of the scene's own draw:
     # a policy that succeeds on its training layouts only in their own appearance keys on the look, not the layout
     look_seed: int | None = None
+    # K shared looks: scene `index` takes the look of scene `index % K` of look_seed (else of its own seed), so
+    # with look_seed = the demonstrations' seed, training and evaluation scenes draw from the same K looks
+    looks: int | None = None
 
 
 def _pose(pos, mat) -> np.ndarray:
@@ -81,7 +84,8 @@ class PickPlaceEnv:
             if len(self._episodes) >= self.cache:
                 oldest = next(iter(self._episodes))
                 self._episodes.pop(oldest)[0].close()
-            ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height, scene=cfg.scene, look_seed=cfg.look_seed)
+            ep = SampleEpisode(seed, index, cfg.frames, cfg.width, cfg.height, scene=cfg.scene, look_seed=cfg.look_seed,
+                               looks=cfg.looks)
             cam = ep.model.cam("head")
             self._episodes[key] = (ep, cam.pos.copy(), cam.quat.copy())
         ep, pos, quat = self._episodes[key]

@@ -83,7 +83,8 @@ def run_bench(options: dict) -> dict:
     t0 = time.perf_counter()
     say(f"bench-policy: {o['demos']} demonstrations ({o['frames']} frames, {o['width']}x{o['height']})", flush=True)
     raw, demos = write_demos(out / "demos", o["demos"], o["frames"], o["seed"], o["width"], o["height"],
-                              scene=o["scene"], video=o["demo_video"], workers=o["workers"])
+                              scene=o["scene"], video=o["demo_video"], workers=o["workers"],
+                              looks=o["looks"])
     lap("demos_s", t0)
     cameras = list(o["policy_cameras"])
     if "head" not in cameras:
@@ -106,6 +107,7 @@ def run_bench(options: dict) -> dict:
         lap(f"views_{gen}_s", t0)
 
     env = PickPlaceEnv(EnvConfig(width=o["width"], height=o["height"], frames=o["frames"], scene=o["scene"],
+                                 look_seed=o["seed"] if o["looks"] else None, looks=o["looks"],
                                  cameras=tuple(cameras),
                                  grasp_tolerance=o["grasp_tolerance"], place_tolerance=o["place_tolerance"]))
     t0 = time.perf_counter()

@@ -35,13 +35,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--look-seed", type=int, default=None,
                    help="render each scene with the table, floor, sky and lights of that seed's scene of the same "
                         "index (with --seed 0: the training layouts in other looks, the appearance-shortcut test)")
+    p.add_argument("--looks", type=int, default=None,
+                   help="K shared looks (bench-policy's `looks`): scene i in the look of scene i %% K of --look-seed")
     p.add_argument("--json", type=Path)
     a = p.parse_args(argv)
     results = {}
     for path in a.policies:
         policy = BCPolicy.load(path / "policy.safetensors")
         env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene,
-                                     cameras=tuple(policy.config.cameras), look_seed=a.look_seed))
+                                     cameras=tuple(policy.config.cameras), look_seed=a.look_seed, looks=a.looks))
         cell = evaluate_policy(env, policy, a.seed, a.rollouts, [0.0], a.frames - 1 + a.extra_steps, 0,
                                workers=a.workers)["0"]
         env.close()
@@ -50,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {cell['successes']}/{cell['n']} ({cell['placed_rate']:.0%} of tasks placed) "
               f"ci95 {cell['ci95']}", flush=True)
     if a.json:
-        a.json.write_text(json.dumps({"seed": a.seed, "look_seed": a.look_seed, "results": results}, indent=1))
+        a.json.write_text(json.dumps({"seed": a.seed, "look_seed": a.look_seed, "looks": a.looks, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

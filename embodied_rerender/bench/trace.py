@@ -30,9 +30,12 @@ def main() -> None:
     p.add_argument("--height", type=int, default=48)
     p.add_argument("--scene", default="one_arm", help="the sample scene variant the policy was trained on "
                    "(bench-policy's `scene`)")
+    p.add_argument("--looks", type=int, default=None, help="bench-policy's `looks` (shared looks of --look-seed)")
+    p.add_argument("--look-seed", type=int, default=None)
     a = p.parse_args()
     policy = BCPolicy.load(a.policy)
-    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene, cameras=tuple(policy.config.cameras)))
+    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene, cameras=tuple(policy.config.cameras),
+                                 look_seed=a.look_seed, looks=a.looks))
     obs = env.reset(a.seed, a.index)
     expert, ensemble, info = expert_actions(env.episode), TemporalEnsemble(), {}
     for t, target in enumerate(expert):

@@ -29,7 +29,7 @@
 Synthesized cameras carry their provenance in env_args.env_kwargs.cameras[<camera>].provenance and in the
 demo's episode record. Each written episode directory holds a one-demo file with raw actions and no
 next_obs; `merge` copies demos with h5py `copy` (chunks are copied as stored, no re-compression)
-renumbered demo_0..., then normalizes the actions over the whole dataset and adds next_obs. robomimic's
+renumbered demo_0... and adds each one's next_obs, then normalizes the actions over the whole dataset. robomimic's
 `SequenceDataset` reads the result with its defaults and `get_dataset_info.py` accepts it; the env type
 is only a valid tag (real-robot data has no simulator to roll out in).
 """
@@ -206,8 +206,8 @@ class RobomimicWriter:
 
 
 class RobomimicMerge:
-    """`<out>/<filename>` filled demo by demo; the dataset-wide steps (action normalization, next_obs, masks) run
-    in `finish`. `abort` closes the file and leaves `out` for the caller to remove."""
+    """`<out>/<filename>` filled demo by demo (each with its next_obs); the dataset-wide steps (action
+    normalization, masks) run in `finish`. `abort` closes the file and leaves `out` for the caller to remove."""
 
     def __init__(self, out: Path, filename: str, valid_fraction: float, split_seed: int):
         import h5py
@@ -234,6 +234,7 @@ class RobomimicMerge:
             name = f"demo_{len(self.names)}"
             src.copy(src["data"][demos[0]], self.data, name=name)
             self.total += int(src["data"][demos[0]].attrs["num_samples"])
+        add_next_obs(self.data[name])  # per demo, here: in an early merge it then overlaps the episode work
         self.env = env
         self.names.append(name)
 
@@ -244,8 +245,6 @@ class RobomimicMerge:
         data.attrs["total"] = self.total
         data.attrs["env_args"] = json.dumps(self.env)
         normalize_actions(data, self.names)
-        for name in self.names:
-            add_next_obs(data[name])
         write_masks(self.dst, self.names, self.valid_fraction, self.split_seed)
         self.dst.close()
 

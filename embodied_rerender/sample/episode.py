@@ -47,7 +47,9 @@ class SampleEpisode:
     with the default or the domain-randomised scene draw (`randomize`) and robot design `embodiment`
     (a name in `embodiment.EMBODIMENTS`); `scene` "task" is the benchmark's variant (`scene.task_scene`: task
     objects and landing spots only). `look_seed`: the table, floor, sky and lights of episode `index` of that
-    seed instead of this draw's own (the layout stays this seed's).
+    seed instead of this draw's own (the layout stays this seed's). `looks` K: the look of episode `index % K`
+    (of `look_seed`, else of `seed`), so K looks are shared by every layout: the look no longer tells one
+    episode from another.
 
     After construction these hold the whole rollout (T = frames):
     `qpos` `(T, nq)`, `arm_q` `(T, 14)`, `flange_pos` `(T, 2, 3)`, `flange_quat` `(T, 2, 4)` xyzw,
@@ -56,13 +58,16 @@ class SampleEpisode:
 
     def __init__(self, seed: int, index: int, frames: int = 60, width: int = 640, height: int = 480,
                  randomize: bool = False, embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full",
-                 look_seed: int | None = None):
+                 look_seed: int | None = None, looks: int | None = None):
         self.seed, self.index, self.frames = int(seed), int(index), int(frames)
         self.width, self.height = int(width), int(height)
         self.randomize, self.embodiment = bool(randomize), get_embodiment(embodiment)
         self.spec: SceneSpec = make_scene(episode_rng(seed, index), scene, self.randomize, self.embodiment)
-        if look_seed is not None:  # the appearance of episode `index` of `look_seed` (`scene.with_look`)
-            look = make_scene(episode_rng(look_seed, index), scene, self.randomize, self.embodiment)
+        if looks is not None and int(looks) < 1:
+            raise ValueError(f"looks={looks}: give 1 or more shared looks, or none")
+        if look_seed is not None or looks:  # another episode's appearance (`scene.with_look`)
+            source = (self.seed if look_seed is None else int(look_seed), index % int(looks) if looks else index)
+            look = make_scene(episode_rng(*source), scene, self.randomize, self.embodiment)
             self.spec = with_look(self.spec, look)
         self.model = mujoco.MjModel.from_xml_string(build_mjcf(self.spec, self.width, self.height))
         self.data = mujoco.MjData(self.model)

@@ -41,7 +41,8 @@ def render_trajectories(root: str | Path, episode_id: int, trajectories: dict[st
     index = int(episode_id) - EPISODE_ID_BASE
     out = {}
     with SampleEpisode(cfg["seed"], index, cfg["frames"], cfg["width"], cfg["height"], cfg.get("randomize", False),
-                       cfg.get("embodiment", DEFAULT_EMBODIMENT), cfg.get("scene", "full")) as ep:
+                       cfg.get("embodiment", DEFAULT_EMBODIMENT), cfg.get("scene", "full"), cfg.get("look_seed"),
+                       cfg.get("looks")) as ep:
         for name, (c2w, K) in trajectories.items():
             if len(c2w) != ep.frames:
                 raise ValueError(f"trajectory {name} has {len(c2w)} poses, episode {episode_id} has {ep.frames} frames")

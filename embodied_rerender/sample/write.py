@@ -305,12 +305,18 @@ def _commit(output: Path, tmp: Path, task_id: int, ep_id: int, entry: dict, done
 
 def sample_settings(seed: int, frames: int, width: int, height: int, randomize: bool = False,
                     embodiment: str = DEFAULT_EMBODIMENT, scene: str = "full",
-                    video: VideoSettings = VideoSettings()) -> dict:
-    """The manifest's `config`: what determines every episode. `randomize`, `embodiment`, `scene` and `video`
-    appear only when not the default, so datasets written before they existed still match their settings."""
+                    video: VideoSettings = VideoSettings(), look_seed: int | None = None,
+                    looks: int | None = None) -> dict:
+    """The manifest's `config`: what determines every episode. `randomize`, `embodiment`, `scene`, `video`,
+    `look_seed` and `looks` appear only when not the default, so datasets written before they existed still
+    match their settings."""
     config = {"seed": int(seed), "frames": int(frames), "width": int(width), "height": int(height)}
     if scene != "full":
         config["scene"] = scene
+    if look_seed is not None:
+        config["look_seed"] = int(look_seed)
+    if looks:
+        config["looks"] = int(looks)
     if randomize:
         config["randomize"] = True
     if embodiment != DEFAULT_EMBODIMENT:
@@ -344,6 +350,8 @@ def write_sample_dataset(
     scene: str = "full",
     video: VideoSettings = VideoSettings(),
     workers: int = 1,
+    look_seed: int | None = None,
+    looks: int | None = None,
 ) -> list[tuple[int, int]]:
     """Render `episodes` sample episodes of `frames` frames into `output` in the AgiBot World raw layout.
 
@@ -354,7 +362,8 @@ def write_sample_dataset(
     Episode i has id 900000 + i and is drawn from `seed` and i alone, so the same arguments give the
     same files (videos included where the encoder is deterministic), whatever `workers` is: with
     `workers` > 1, episodes are rendered in that many spawned processes and committed here one by one.
-    `scene` "task": the benchmark's variant of each scene (see `SampleEpisode`). Episodes already
+    `scene` "task": the benchmark's variant of each scene; `look_seed` and `looks`: the appearance of other
+    scenes, e.g. K looks shared by all (see `SampleEpisode`). Episodes already
     finished in `output` are kept. Returns the `(task_id, episode_id)` pairs of all requested episodes.
     """
     from tqdm import tqdm
@@ -362,7 +371,7 @@ def write_sample_dataset(
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     get_embodiment(embodiment)  # an unknown name fails before anything is written
-    config = sample_settings(seed, frames, width, height, randomize, embodiment, scene, video)
+    config = sample_settings(seed, frames, width, height, randomize, embodiment, scene, video, look_seed, looks)
     done = _check_manifest(output, config)
     wanted = [(int(task_id), episode_id(i)) for i in range(episodes)]
     todo = [i for i, key in enumerate(wanted) if key not in done]
@@ -372,7 +381,8 @@ def write_sample_dataset(
         ep_id = episode_id(i)
         for rel in _episode_dirs(task_id, ep_id):  # moved in part before a kill
             shutil.rmtree(output / rel, ignore_errors=True)
-        return (output / f".tmp-{task_id}-{ep_id}", (seed, i, frames, width, height, randomize, embodiment, scene),
+        return (output / f".tmp-{task_id}-{ep_id}", (seed, i, frames, width, height, randomize, embodiment, scene,
+                                                          look_seed, looks),
                 task_id, ep_id, video)
 
     with tqdm(total=len(todo) * frames * len(CAMERAS), unit="frame", desc="sample", disable=not progress) as bar:
