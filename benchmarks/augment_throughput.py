@@ -28,12 +28,16 @@ import argparse
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("MUJOCO_GL", "osmesa")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from inputs import input_or_sample  # noqa: E402
 
 
 def repeat_dataset(src: Path, dst: Path, n: int) -> Path:
@@ -88,13 +92,7 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_augment_throughput_"))
     try:
-        src = args.input
-        if src is None:
-            from embodied_rerender.sample import write_sample_dataset
-
-            src = root / "src"
-            size = dict(frames=17, width=64, height=48) if args.small else dict(frames=60, width=640, height=480)
-            write_sample_dataset(src, episodes=1, progress=False, **size)
+        src = input_or_sample(args.input, root, args.small)
         if args.small:
             args.device, args.repeat_episodes, args.workers = "cpu", 2, 2  # 2: the process launcher is exercised
         src = Path(src)

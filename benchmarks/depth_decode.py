@@ -14,11 +14,15 @@ import json
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "osmesa")
+
+sys.path.insert(0, str(Path(__file__).parent))
+from inputs import input_or_sample  # noqa: E402
 
 
 def main() -> None:
@@ -34,13 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_depth_decode_"))
     try:
-        src = args.input
-        if src is None:
-            from embodied_rerender.sample import write_sample_dataset
-
-            src = root / "src"
-            size = dict(frames=17, width=64, height=48) if args.small else dict(frames=60, width=640, height=480)
-            write_sample_dataset(src, episodes=1, progress=False, **size)
+        src = input_or_sample(args.input, root, args.small)
         paths = sorted(Path(src).glob("observations/*/*/depth/*.png"))
         frames = DepthPngFrames(paths)
         frames.read([0])  # the pool starts outside the timing

@@ -28,6 +28,7 @@ os.environ.setdefault("MUJOCO_GL", "osmesa")
 os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 
 sys.path.insert(0, str(Path(__file__).parent))
+from inputs import input_or_sample  # noqa: E402
 from timing import timed  # noqa: E402
 
 
@@ -61,13 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_robomimic_merge_"))
     try:
-        src = args.input
-        if src is None:
-            from embodied_rerender.sample import write_sample_dataset
-
-            src = root / "src"
-            size = dict(frames=17, width=64, height=48) if args.small else dict(frames=60, width=640, height=480)
-            write_sample_dataset(src, episodes=1, progress=False, **size)
+        src = input_or_sample(args.input, root, args.small)
         demos = 4 if args.small else args.demos
         writer = RobomimicWriter(compression=None if args.compression == "none" else args.compression)
         reader = AgiBotReader(src)
