@@ -23,11 +23,35 @@ from .errors import ConsistencyError
 # --------------------------------------------------------------------------------------------
 @runtime_checkable
 class FrameSource(Protocol):
-    """Anything that yields frames by index: `read(indices)` -> `(len, H, W, C)`; `len()` frames."""
+    """Anything that yields frames by index: `read(indices)` -> `(len, H, W, C)`; `len()` frames; `keep(frames)`
+    takes every frame from a caller that decoded them all already, so later reads do not decode again."""
 
     def __len__(self) -> int: ...
 
     def read(self, indices: Sequence[int] | np.ndarray) -> np.ndarray: ...
+
+    def keep(self, frames: np.ndarray) -> None: ...
+
+
+class KeepsDecoded:
+    """`keep` for sources that decode on every read (video, HDF5, zarr): the frames are held and `_kept_read`
+    serves later reads from them. The file stays the source's, so a writer can still copy it as it is."""
+
+    _kept: np.ndarray | None = None
+    dtype = np.uint8  # of what `read` returns (None: not known without reading)
+
+    def keep(self, frames: np.ndarray) -> None:
+        """`(len, H, W, C)` (or `(len, H, W)` depth): every frame of this source, as `read(range(len))` gives them."""
+        if frames.shape[0] != len(self) or (self.dtype is not None and frames.dtype != self.dtype):
+            raise ValueError(f"keep: {frames.shape} {frames.dtype} is not the {len(self)} frames of {self.label}")
+        self._kept = frames
+
+    @property
+    def label(self) -> str:
+        return str(getattr(self, "path", type(self).__name__))
+
+    def _kept_read(self, indices: np.ndarray) -> np.ndarray | None:
+        return None if self._kept is None else self._kept[indices]
 
 
 class ArrayFrames:
@@ -42,6 +66,9 @@ class ArrayFrames:
     def read(self, indices) -> np.ndarray:
         return self.array[np.asarray(indices, dtype=np.int64)]
 
+    def keep(self, frames: np.ndarray) -> None:
+        """Nothing to do: these frames are in memory already."""
+
 
 def require_finite(value: np.ndarray, key: str, episode: str | None, path) -> np.ndarray:
     """`value` `(N, ...)` unchanged when every entry is finite; a NaN or inf would go into training and stats."""
@@ -54,7 +81,7 @@ def require_finite(value: np.ndarray, key: str, episode: str | None, path) -> np
     return value
 
 
-class VideoFrames:
+class VideoFrames(KeepsDecoded):
     """RGB frames of one video file, or of the window `[first, first + length)` of it (an episode inside
     a multi-episode LeRobot mp4), decoded on demand. `read` -> `(len, H, W, 3) uint8`."""
 
@@ -64,7 +91,6 @@ class VideoFrames:
         self.path = Path(path)
         self.reader = VideoReader(path)
         self.first, self._length = first, length
-        self._kept: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.reader.num_frames - self.first if self._length is None else self._length
@@ -86,24 +112,17 @@ class VideoFrames:
         idx = np.asarray(indices, dtype=np.int64)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
             raise IndexError(f"frame index out of range [0, {len(self)}) in {self.path}")
-        if self._kept is not None:
-            return self._kept[idx]
-        return self.reader.read(idx + self.first)
-
-    def keep(self, frames: np.ndarray) -> None:
-        """`(len, H, W, 3) uint8`: every frame of the window, decoded already by someone who read them all (the
-        augmenter); later reads (the writer's) come from them instead of decoding the file again. The file stays
-        this source's, so a writer can still copy it as it is."""
-        if frames.shape[0] != len(self) or frames.dtype != np.uint8:
-            raise ValueError(f"keep: {frames.shape} {frames.dtype} is not the {len(self)} frames of {self.path}")
-        self._kept = frames
+        kept = self._kept_read(idx)
+        return kept if kept is not None else self.reader.read(idx + self.first)
 
     def close(self) -> None:
         self.reader.close()
 
 
-class DepthPngFrames:
+class DepthPngFrames(KeepsDecoded):
     """Depth from one uint16 PNG per frame in millimetres. `read` -> `(len, H, W) float32` metres, 0 = invalid."""
+
+    dtype = np.float32
 
     def __init__(self, paths: Sequence[str | Path], scale: float = 1e-3):
         self.paths = [Path(p) for p in paths]
@@ -124,6 +143,9 @@ class DepthPngFrames:
         from .errors import ConsistencyError
         from .imageio import read_depth_png
 
+        kept = self._kept_read(np.asarray(indices, dtype=np.int64).reshape(-1))
+        if kept is not None:
+            return kept
         idx = np.asarray(indices, dtype=np.int64).reshape(-1).tolist()
         if not idx:
             return np.zeros((0, 0, 0), np.float32)

@@ -136,3 +136,31 @@ def test_kept_frames_must_be_the_whole_window(augmented):
     kept = np.full((20, 120, 160, 3), 7, np.uint8)
     frames.keep(kept)
     assert (frames.read([0, 19]) == 7).all()
+
+
+def test_every_lazy_source_serves_the_frames_it_was_given(tmp_path):
+    """HDF5 and zarr sources (robomimic, zarr inputs) keep decoded frames like video does: once kept, reads do
+    not touch the file; frames already in memory need nothing."""
+    import h5py
+    import zarr
+
+    from embodied_rerender.episode import ArrayFrames
+    from embodied_rerender.io.robomimic import H5Frames
+    from embodied_rerender.io.zarr_io import ZarrFrames
+
+    with h5py.File(tmp_path / "a.hdf5", "w") as f:
+        f["img"] = np.zeros((5, 4, 6, 3), np.uint8)
+    h5 = H5Frames(tmp_path / "a.hdf5", "img", 5, (4, 6, 3))
+    h5.keep(np.full((5, 4, 6, 3), 9, np.uint8))
+    (tmp_path / "a.hdf5").unlink()
+    assert (h5.read([4, 0]) == 9).all()
+    array = zarr.open(str(tmp_path / "z.zarr"), mode="w", shape=(6, 4, 6, 3), dtype=np.uint8)
+    frames = ZarrFrames(array, 1, 4)
+    with pytest.raises(ValueError, match="3 frames"):
+        frames.keep(np.zeros((6, 4, 6, 3), np.uint8))
+    frames.keep(np.full((3, 4, 6, 3), 5, np.uint8))
+    array[:] = 1
+    assert (frames.read([2, 0]) == 5).all()
+    memory = ArrayFrames(np.ones((2, 4, 6, 3), np.uint8))
+    memory.keep(np.zeros((2, 4, 6, 3), np.uint8))
+    assert (memory.read([0, 1]) == 1).all()

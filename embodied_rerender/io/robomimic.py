@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..episode import CameraStream, CameraTrajectory, Episode
+from ..episode import CameraStream, CameraTrajectory, Episode, KeepsDecoded
 from ..errors import ConsistencyError, DatasetError, FormatError
 from ._common import (
     camera_info,
@@ -348,11 +348,13 @@ def sorted_demos(f) -> list[str]:
 # ================================================================================================
 # Reader
 # ================================================================================================
-class H5Frames:
+class H5Frames(KeepsDecoded):
     """Frames of one HDF5 dataset `(T, H, W, ...)`, read lazily; the file is opened per read (fork-safe).
 
     `read(indices)` -> `(len, H, W, 3) uint8` in the order asked (repeats allowed).
     """
+
+    dtype = None  # images or depth: the file tells
 
     def __init__(self, path: Path, key: str, length: int, shape: tuple[int, ...]):
         self.path = Path(path)
@@ -373,6 +375,8 @@ class H5Frames:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         if idx.size and (idx.min() < 0 or idx.max() >= self.length):
             raise IndexError(f"frame indices {idx.min()}..{idx.max()} out of range [0, {self.length})")
+        if (kept := self._kept_read(idx)) is not None:
+            return kept
         unique, inverse = np.unique(idx, return_inverse=True)  # h5py wants increasing indices
         with h5py.File(self.path, "r") as f:
             ds = f[self.key]

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from ..episode import CameraStream, CameraTrajectory, Episode
+from ..episode import CameraStream, CameraTrajectory, Episode, KeepsDecoded
 from ..errors import ConsistencyError, DatasetError, FormatError
 from ._common import (
     check_episode,
@@ -529,7 +529,7 @@ def _merged_attrs(all_attrs: list[dict]) -> dict:
 # ================================================================================================
 # Reader
 # ================================================================================================
-class ZarrFrames:
+class ZarrFrames(KeepsDecoded):
     """Frames `[start, stop)` of a time-major zarr array, read lazily: only the chunks asked for are decoded.
 
     `read(indices)` -> `(len, H, W, 3) uint8` (or `(len, H, W) float32` for depth).
@@ -544,6 +544,10 @@ class ZarrFrames:
         return self.stop - self.start
 
     @property
+    def dtype(self):
+        return self.array.dtype
+
+    @property
     def shape(self) -> tuple[int, int]:
         return tuple(self.array.shape[1:3])
 
@@ -553,6 +557,8 @@ class ZarrFrames:
             return np.zeros((0,) + tuple(self.array.shape[1:]), self.array.dtype)
         if idx.min() < 0 or idx.max() >= len(self):
             raise IndexError(f"frame indices {idx.min()}..{idx.max()} out of range [0, {len(self)})")
+        if (kept := self._kept_read(idx)) is not None:
+            return kept
         if np.all(np.diff(idx) == 1):  # a contiguous run: one slice read
             return np.asarray(self.array[self.start + int(idx[0]): self.start + int(idx[-1]) + 1])
         return np.asarray(self.array.oindex[idx + self.start])

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..episode import ArrayFrames, CameraStream, Episode, VideoFrames
+from ..episode import ArrayFrames, CameraStream, Episode
 from ..errors import EpisodeError
 from ..generate import Step, Synthesizer, run_autoregressive, seed_bank
 from ..generate.self_parts import prepare_parts
@@ -86,8 +86,7 @@ class Augmenter:
             if gt is not None and gt not in recorded:
                 recorded[gt] = episode.cameras[gt][:]
         for name, frames in recorded.items():
-            if isinstance(episode.cameras[name].frames, VideoFrames):
-                episode.cameras[name].frames.keep(frames)
+            episode.cameras[name].frames.keep(frames)
         prepare_parts(self.synthesizer, episode, targets)  # warp.self_parts: the robot's own parts, when on
         steps = run_autoregressive(bank, targets, self.synthesizer, cfg.k, cfg.retrieval, cfg.seed,
                                    merge=cfg.merge, merge_threshold=cfg.merge_threshold)
