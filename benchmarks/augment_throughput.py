@@ -6,7 +6,8 @@
                                             [--targets head_to_gripper] [--workers N] [--small]
 
 Without --input, sample episodes are written first (MuJoCo; not timed). Each side first runs one episode untimed
-(`warmup_s`: imports, CUDA start, Triton compiles). --repeat-episodes N reads every input
+(`warmup_s`: imports, CUDA start, Triton compiles; the worker processes' forkserver starts there and imports
+their modules once, `start_method`). --repeat-episodes N reads every input
 episode N times (symlinked as ids `<id> * 100 + j`), so a short input gives a steady figure. The run is what
 `embodied-rerender augment` runs (`pipeline.launch.run_job`: warp synthesizer on --device, co-visibility
 retrieval k = 4, scoring against the recorded wrists on the same device, no previews), --workers N episodes in
@@ -75,6 +76,7 @@ def main() -> None:
 
     from embodied_rerender.pipeline.augment import AugmentConfig
     from embodied_rerender.pipeline.launch import Job, run_job
+    from embodied_rerender.pipeline.processes import worker_context
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", default=None)
@@ -125,7 +127,8 @@ def main() -> None:
         device = torch.cuda.get_device_name(args.device) if args.device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
         common = {"device": device, "writer": args.writer, "options": options, "episodes": len(episodes),
                   "episode_frames": frames, "input": str(args.input or "sample"), "small": args.small,
-                  "workers": args.workers, "warmup_s": round(warm_s, 2)}
+                  "workers": args.workers, "warmup_s": round(warm_s, 2),
+                  "start_method": worker_context().get_start_method()}
         print(json.dumps({"figure": "augment_throughput.convert", **common, "seconds": round(base_s, 2),
                           "merge_s": round(base.merge_seconds, 2),
                           "episode_fps": round(frames / base_s, 1)}), flush=True)

@@ -193,3 +193,29 @@ def test_cpu_share_follows_the_launchers_thread_limit(monkeypatch):
     assert cpu_share() == cores
     monkeypatch.setenv("OMP_NUM_THREADS", "two")
     assert cpu_share() == cores
+
+
+def _report_environment(queue, env):
+    from embodied_rerender.pipeline.processes import _adopt
+
+    _adopt(env)
+    import torch
+
+    queue.put((os.environ.get("EMBODIED_RERENDER_PROBE"), os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()))
+
+
+def test_workers_take_the_drivers_environment_of_the_moment_they_start(monkeypatch):
+    """A forked worker starts with the forkserver's environment (set when the server started, maybe by an
+    earlier run); it must see the driver's, and its thread share, as a spawned one would."""
+    from embodied_rerender.pipeline import processes
+
+    ctx = processes.worker_context()
+    monkeypatch.setenv("EMBODIED_RERENDER_PROBE", "now")
+    with processes._thread_limits(2):
+        env = dict(os.environ)
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_report_environment, args=(queue, env))
+    proc.start()
+    got = queue.get(timeout=120)
+    proc.join(timeout=30)
+    assert got == ("now", "2", 2)

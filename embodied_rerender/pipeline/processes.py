@@ -9,7 +9,9 @@ writes into the shared staging directory; only report entries come back.
 On CUDA every process gets a device of its own in turn (`cuda:0`, `cuda:1`, ... when several are visible),
 so one command spreads an augment over the GPUs of one machine; processes beyond the device count share them.
 CPU threads (torch, numba, OpenMP) are split evenly between the processes so N of them do not oversubscribe
-the cores. A process that dies (killed, out of memory) costs only its current episode, which is retried once
+the cores. Where the platform has it, processes are forked from a forkserver that has imported what every
+worker needs once (`preload`), so none of them imports torch and the kernels again; each gets the driver's
+environment of the moment it starts, as a spawned process would. A process that dies (killed, out of memory) costs only its current episode, which is retried once
 on a fresh process and otherwise reported as skipped, as with Ray.
 """
 
@@ -54,10 +56,10 @@ def threads_per_worker(workers: int) -> int:
 
 
 @contextmanager
-def _thread_limits(threads: int):
+def _thread_limits(threads: int, variables: tuple[str, ...] = THREAD_VARIABLES):
     """The thread-count variables set to `threads` while processes start (a spawned child reads them at import)."""
-    saved = {k: os.environ.get(k) for k in THREAD_VARIABLES}
-    os.environ.update({k: str(threads) for k in THREAD_VARIABLES})
+    saved = {k: os.environ.get(k) for k in variables}
+    os.environ.update({k: str(threads) for k in variables})
     try:
         yield
     finally:
@@ -68,8 +70,42 @@ def _thread_limits(threads: int):
                 os.environ[key] = value
 
 
-def _serve(job: Job, wid: int, tasks, results) -> None:
+def worker_context():
+    """The forkserver context with `preload` imported in its server, else (no forkserver here) spawn. Never
+    fork: the driver may hold CUDA state and thread pools that do not survive it. The server is started here,
+    once per driver process, with one thread per library (numba may use up to every core): each worker sets
+    its own share (`_adopt`)."""
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    from multiprocessing import forkserver
+
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload([f"{__package__}.preload"])
+    with _thread_limits(1), _thread_limits(os.cpu_count() or 1, ("NUMBA_NUM_THREADS",)):
+        forkserver.ensure_running()
+    return ctx
+
+
+def _adopt(env: dict[str, str]) -> None:
+    """Take the driver's environment (a forked worker has the server's) and its thread share for this worker:
+    torch and numba were imported with one thread by the server, so their counts are set here."""
+    os.environ.clear()
+    os.environ.update(env)
+    threads = int(env.get("OMP_NUM_THREADS", "0") or 0)
+    if threads > 0:
+        import sys
+
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        if "numba" in sys.modules:
+            numba = sys.modules["numba"]
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+
+
+def _serve(job: Job, wid: int, tasks, results, env: dict[str, str] | None = None) -> None:
     """A worker process: build the worker once, report ready (or why not), then write episodes until None."""
+    if env is not None:
+        _adopt(env)
     from .job import EpisodeWorker
 
     try:
@@ -107,7 +143,7 @@ class ProcessLauncher:
     def map(self, refs: list[EpisodeRef], stage: Path, keep: list[str] | None = None) -> Iterator[dict]:
         if not refs:
             return
-        ctx = mp.get_context("spawn")  # fork would copy CUDA state and thread pools that do not survive it
+        ctx = worker_context()
         self._ctx, self._results, self._procs, self._started = ctx, ctx.Queue(), {}, 0
         try:
             for _ in range(min(self.workers, len(refs))):
@@ -127,9 +163,9 @@ class ProcessLauncher:
         self._started += 1
         job = dataclasses.replace(self.job, device=self.devices[wid % self.workers])
         tasks = self._ctx.Queue()
-        process = self._ctx.Process(target=_serve, args=(job, wid, tasks, self._results), daemon=True,
-                                    name=f"embodied-rerender-worker-{wid}")
         with _thread_limits(threads_per_worker(self.workers)):
+            process = self._ctx.Process(target=_serve, args=(job, wid, tasks, self._results, dict(os.environ)),
+                                        daemon=True, name=f"embodied-rerender-worker-{wid}")
             process.start()
         self._procs[wid] = _Process(process, tasks)
 
