@@ -33,6 +33,7 @@ SMALL = {
     "depth_decode.py": ["--small"],
     "self_parts.py": ["--small"],
     "robomimic_merge.py": ["--small"],
+    "pyspy_phases.py": ["--small"],
 }
 
 
