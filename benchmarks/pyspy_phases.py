@@ -16,7 +16,7 @@ first phase that fits:
   other       the rest
 
 Samples of the driver (every other process) are `driver` (split: merge, other). Prints one JSON object: the
-samples per phase and split, and each phase's share of the workers' non-idle samples.
+samples per phase and split, and each phase's share of the workers' non-idle samples (one line).
 --small: groups a few made-up stacks (a smoke check for the test suite).
 """
 
@@ -100,7 +100,7 @@ def main() -> None:
         opener = gzip.open if args.profile.suffix == ".gz" else open
         with opener(args.profile, "rt") as f:
             lines = f.readlines()
-    print(json.dumps(group(lines), indent=1))
+    print(json.dumps({"figure": "pyspy_phases", **group(lines)}))
 
 
 if __name__ == "__main__":
