@@ -155,11 +155,12 @@ class Verb(NamedTuple):
 
 VERBS = {verb.name: verb for verb in (
     Verb("sample", cmd_sample,
-         "output=DIR episodes=2 frames=60 seed=0 [width=640 height=480] [randomize=false] "
+         "output=DIR episodes=2 frames=60 seed=0 [width=640 height=480] [randomize=false] [looks=K] "
          "[embodiment=agibot_g1|wide_jaw]",
          "write sample episodes in the AgiBot World raw layout",
          "writes MuJoCo tabletop episodes in the AgiBot World raw layout, plus ground truth beside them; "
-         "`randomize=true` is domain randomisation, `embodiment` the robot design (\"Sample data\" below)"),
+         "`randomize=true` is domain randomisation, `looks=K` K appearances shared by all episodes, `embodiment` "
+         "the robot design (\"Sample data\" below)"),
     Verb("inspect", cmd_inspect, "input=PATH [reader=agibot|lerobot|zarr|robomimic] [format=table|json]",
          "list the episodes a reader finds (cameras, frames, depth, poses, problems)",
          "one block per episode: frames, cameras (size, codec, depth count, camera-centre ranges), problems (every "

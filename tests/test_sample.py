@@ -494,3 +494,19 @@ def test_unknown_embodiment_is_refused(tmp_path: Path):
         write_sample_dataset(tmp_path / "x", episodes=1, frames=FRAMES, width=W, height=H, embodiment="ur5",
                              progress=False)
     assert not (tmp_path / "x" / ".sample_manifest.json").exists()
+
+
+def test_shared_looks_are_written_and_rebuilt_from_the_manifest(tmp_path: Path):
+    """`sample looks=2`: the manifest records it (`sample.views` rebuilds episodes from it for ground truth), and
+    episode 2, rebuilt from it, has episode 0's table and lights."""
+    from embodied_rerender.cli import main
+    from embodied_rerender.sample.views import sample_config
+
+    root = tmp_path / "looks"
+    assert main(["sample", f"output={root}", "episodes=3", f"frames={SHORT}", "width=32", "height=24", "looks=2",
+                 "progress=false"]) == 0
+    cfg = sample_config(root)
+    assert cfg["looks"] == 2
+    with SampleEpisode(cfg["seed"], 2, cfg["frames"], 32, 24, looks=cfg["looks"]) as rebuilt, \
+            SampleEpisode(cfg["seed"], 0, cfg["frames"], 32, 24) as first:
+        assert rebuilt.spec.table_texture == first.spec.table_texture and rebuilt.spec.lights == first.spec.lights
