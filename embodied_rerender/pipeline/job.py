@@ -1,7 +1,7 @@
 """What a worker of a run builds and does: the `Job` (reader, writer and transform by name, so it travels to other
 processes in a few bytes) and the `EpisodeWorker` that holds them and writes the episodes it is sent.
 
-Both launchers that run episodes elsewhere use them: Ray actors (`launch.RayLauncher`) and spawned processes
+Both launchers that run episodes elsewhere use them: Ray actors (`launch.RayLauncher`) and local worker processes
 (`processes.ProcessLauncher`).
 """
 

@@ -31,7 +31,7 @@ from .run import RunReport, extras_dir, run_episodes, writer_options
 def run_job(job: Job, output: str | Path, launcher: str = "local", ray: dict | None = None,
             overwrite: bool = False, progress: bool = True, workers: int = 1) -> RunReport:
     """Run `job` over every episode of its input into `output` with the `local` or `ray` launcher;
-    `workers` > 1 with `local`: that many spawned processes of this machine (`processes.ProcessLauncher`)."""
+    `workers` > 1 with `local`: that many processes of this machine (`processes.ProcessLauncher`)."""
     from ..io import detect_format
 
     job = dataclasses.replace(job, reader=job.reader or detect_format(job.input),

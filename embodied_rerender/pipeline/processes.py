@@ -1,4 +1,4 @@
-"""`launcher=local workers=N`: episodes in N spawned processes of this machine, several in flight at once.
+"""`launcher=local workers=N`: episodes in N processes of this machine, several in flight at once.
 
 One episode's work is mostly serial: decoding its videos (PyAV), decoding depth PNGs, synthesizing, encoding
 and writing. With one episode at a time the GPU idles during decode and write, and the CPU idles during
@@ -11,8 +11,9 @@ so one command spreads an augment over the GPUs of one machine; processes beyond
 CPU threads (torch, numba, OpenMP) are split evenly between the processes so N of them do not oversubscribe
 the cores. Where the platform has it, processes are forked from a forkserver that has imported what every
 worker needs once (`preload`), so none of them imports torch and the kernels again; each gets the driver's
-environment of the moment it starts, as a spawned process would. A process that dies (killed, out of memory) costs only its current episode, which is retried once
-on a fresh process and otherwise reported as skipped, as with Ray.
+environment of the moment it starts, as a spawned process would. A process that dies (killed, out of memory)
+costs only its current episode, which is retried once on a fresh process and otherwise reported as skipped, as
+with Ray.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ def threads_per_worker(workers: int) -> int:
 
 @contextmanager
 def _thread_limits(threads: int, variables: tuple[str, ...] = THREAD_VARIABLES):
-    """The thread-count variables set to `threads` while processes start (a spawned child reads them at import)."""
+    """The thread-count variables set to `threads` while processes start (a child reads them at import, or
+    `_adopt` does)."""
     saved = {k: os.environ.get(k) for k in variables}
     os.environ.update({k: str(threads) for k in variables})
     try:
@@ -128,8 +130,8 @@ class _Process:
 
 
 class ProcessLauncher:
-    """Episodes spread over `workers` spawned processes; entries are yielded as episodes finish (the driver
-    restores the input order)."""
+    """Episodes spread over `workers` processes (`worker_context`); entries are yielded as episodes finish (the
+    driver restores the input order)."""
 
     name = "processes"
     writes_elsewhere = True  # episodes are written in other processes (the driver may merge meanwhile)
