@@ -32,6 +32,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=800)
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--width", type=int, default=16, help="policy_width")
+    p.add_argument("--hidden", type=int, default=256)
     p.add_argument("--state-noise", type=float, default=0.02)
     p.add_argument("--regress-gripper", action="store_true")
     p.add_argument("--delta-joints", action="store_true")
@@ -42,22 +43,26 @@ def main() -> None:
     p.add_argument("--scene", default="one_arm", help="the env's scene variant: the demonstrations' one")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-seed", type=int, default=1000)
+    p.add_argument("--looks", type=int, default=None,
+                   help="the demonstrations' shared looks (bench-policy `looks`): every scene in one of them")
+    p.add_argument("--threads", type=int, default=2)
     a = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
     frames = load_lerobot(a.demos, ["head"])
     info = json.loads((a.demos / "meta" / "info.json").read_text())
     horizon = int(frames.frame.max()) + 1
     h, w = info["features"]["observation.images.head"]["shape"][:2]
     start = time.perf_counter()
     if not (a.out / "policy.safetensors").is_file():
-        config = PolicyConfig(width=a.width, horizon=horizon, gripper_binary=not a.regress_gripper,
+        config = PolicyConfig(width=a.width, hidden=a.hidden, horizon=horizon, gripper_binary=not a.regress_gripper,
                               delta_joints=a.delta_joints)
         summary = train_policy(frames, [], config, TrainConfig(steps=a.steps, batch=a.batch, seed=a.seed,
                                                                state_noise=a.state_noise), a.out, progress=True)
         print(summary, flush=True)
     policy = BCPolicy.load(a.out / "policy.safetensors")
     env = PickPlaceEnv(EnvConfig(width=w, height=h, frames=horizon, scene=a.scene, cameras=("head",),
-                                 grasp_tolerance=a.grasp_tolerance, place_tolerance=a.place_tolerance))
+                                 grasp_tolerance=a.grasp_tolerance, place_tolerance=a.place_tolerance,
+                                 look_seed=a.seed if a.looks else None, looks=a.looks))
     steps = horizon - 1 + 10
     res = {"train_scenes": evaluate_policy(env, policy, a.seed, a.train_rollouts, [0.0], steps, 0, progress=True)["0"]}
     res["held_out"] = evaluate_policy(env, policy, a.eval_seed, a.held_out, [0.0], steps, 0, 1, a.out / "videos",
