@@ -34,6 +34,7 @@ SMALL = {
     "self_parts.py": ["--small"],
     "robomimic_merge.py": ["--small"],
     "pyspy_phases.py": ["--small"],
+    "worker_start.py": ["--small"],
 }
 
 
