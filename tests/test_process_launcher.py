@@ -219,3 +219,18 @@ def test_workers_take_the_drivers_environment_of_the_moment_they_start(monkeypat
     got = queue.get(timeout=120)
     proc.join(timeout=30)
     assert got == ("now", "2", 2)
+
+
+def test_the_forkserver_preload_never_touches_cuda():
+    """The server forks every worker: had its imports started CUDA (even `torch.cuda.is_available()` initializes
+    the driver), a forked worker's CUDA would be broken. Run the preload with every way in to CUDA refused."""
+    import subprocess
+    import sys
+
+    probe = ("import torch, torch.cuda\n"
+             "def refuse(*a, **k):\n    raise RuntimeError('CUDA touched at import')\n"
+             "torch.cuda._lazy_init = refuse\ntorch.cuda.is_available = refuse\ntorch.cuda.device_count = refuse\n"
+             "torch._C._cuda_getDeviceCount = refuse\n"
+             "import embodied_rerender.pipeline.preload\nprint('clean', torch.cuda.is_initialized())\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and "clean False" in out.stdout, out.stderr[-2000:]
