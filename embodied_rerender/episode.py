@@ -143,10 +143,10 @@ class DepthPngFrames(KeepsDecoded):
         from .errors import ConsistencyError
         from .imageio import read_depth_png
 
-        kept = self._kept_read(np.asarray(indices, dtype=np.int64).reshape(-1))
-        if kept is not None:
+        wanted = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if (kept := self._kept_read(wanted)) is not None:
             return kept
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1).tolist()
+        idx = wanted.tolist()
         if not idx:
             return np.zeros((0, 0, 0), np.float32)
         first = read_depth_png(self.paths[idx[0]], self.scale)

@@ -28,14 +28,14 @@ def write_demos(out: Path, episodes: int, frames: int, seed: int, width: int, he
     """`out/agibot` (AgiBot layout of the `scene` variant, head depth, ground truth; colour videos encoded as
     `video` names) and `out/lerobot` (its LeRobot v3 conversion, the videos copied as they are). Both are kept
     when already complete (the sample writer resumes; convert is skipped if its output exists). `looks` K: every
-    demonstration in one of K looks, those of scenes 0..K-1 of `seed` (`SampleEpisode`)."""
+    demonstration in one of K looks, those of its scenes 0..K-1 (`SampleEpisode`)."""
     from ..pipeline.launch import Job, run_job
     from ..sample import write_sample_dataset
 
     raw, lerobot = out / "agibot", out / "lerobot"
     write_sample_dataset(raw, episodes=episodes, frames=frames, seed=seed, width=width, height=height,
                          progress=progress, scene=scene, video=video_settings(video), workers=workers,
-                         look_seed=seed if looks else None, looks=looks)
+                         looks=looks)
     if not (lerobot / "meta" / "info.json").is_file():
         report = run_job(Job(input=str(raw), writer="lerobot"), lerobot, overwrite=True, progress=progress)
         if report.skipped:

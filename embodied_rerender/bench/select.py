@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {cell['successes']}/{cell['n']} ({cell['placed_rate']:.0%} of tasks placed) "
               f"ci95 {cell['ci95']}", flush=True)
     if a.json:
-        a.json.write_text(json.dumps({"seed": a.seed, "look_seed": a.look_seed, "looks": a.looks, "results": results}, indent=1))
+        summary = {"seed": a.seed, "look_seed": a.look_seed, "looks": a.looks, "results": results}
+        a.json.write_text(json.dumps(summary, indent=1))
 
 
 if __name__ == "__main__":

@@ -34,8 +34,8 @@ def main() -> None:
     p.add_argument("--look-seed", type=int, default=None)
     a = p.parse_args()
     policy = BCPolicy.load(a.policy)
-    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene, cameras=tuple(policy.config.cameras),
-                                 look_seed=a.look_seed, looks=a.looks))
+    env = PickPlaceEnv(EnvConfig(width=a.width, height=a.height, frames=a.frames, scene=a.scene,
+                                 cameras=tuple(policy.config.cameras), look_seed=a.look_seed, looks=a.looks))
     obs = env.reset(a.seed, a.index)
     expert, ensemble, info = expert_actions(env.episode), TemporalEnsemble(), {}
     for t, target in enumerate(expert):

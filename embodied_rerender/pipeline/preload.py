@@ -1,8 +1,9 @@
 """What every local worker process imports before its first episode, imported once by the forkserver
-(`processes.worker_context`) so that each worker is forked with it instead of importing it again: torch,
-h5py, PyAV and this package's readers, writers, synthesizers and compiled kernels take 1.5 s per worker on a
-2-core machine and about 5 s per worker when 16 start at once on the GPU machine (18 % of the workers' CPU in a
-profiled augment, docs/benchmarks.md). Nothing here may start a thread pool or touch a GPU: the server forks.
+(`processes.worker_context`) so that each worker is forked with it instead of importing it again: two spawned
+augment workers took 2.51 s to be ready on a 2-core machine, forked ones 0.08 s (`benchmarks/worker_start.py`),
+and imports were 15 % of the workers' busy samples in a 16-process H200 augment (`benchmarks/pyspy_phases.py` on
+docs/runs/augment_pyspy_h200_2026-12-04c.txt.gz). Nothing here may start a thread pool or touch a GPU: the server
+forks.
 """
 
 from __future__ import annotations
